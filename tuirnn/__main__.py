@@ -1,0 +1,5 @@
+import sys
+
+from tuirnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,425 @@
+"""`tuirnn`: no arguments opens the terminal app; subcommands do the same work headless.
+
+Exit codes: 0 success, 1 the work failed (training diverged, download failed, interrupted), 2 bad input.
+Errors are one line on stderr; set TUIRNN_DEBUG=1 to see a traceback for unexpected ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from tuirnn.config import (
+    FIELD_TYPES,
+    PRESETS,
+    ConfigError,
+    RunConfig,
+    get_field,
+    load_toml,
+    no_op_warnings,
+    preset,
+    save_toml,
+    validate,
+    with_overrides,
+)
+from tuirnn.corpus import CorpusError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+FIELD_HELP = {
+    "cell": "recurrent cell: rnn (tanh), gru or lstm",
+    "layers": "number of stacked recurrent layers",
+    "hidden_size": "hidden units per layer",
+    "embedding_size": "character embedding size",
+    "dropout": "dropout between layers (and before the output with --output-dropout)",
+    "output_dropout": "also apply dropout before the output layer",
+    "corpus": "named corpus, 'default' (offline) or a text file path",
+    "newlines_to_spaces": "replace newlines with spaces, as the study did",
+    "encoding_errors": "strict, replace or latin-1 for text that is not valid UTF-8",
+    "val_fraction": "held-out fraction at the end of the text",
+    "layout": "streams (correct carried state) or windows (the study's layout)",
+    "seq_len": "characters per training sequence (BPTT length)",
+    "stride": "window stride for the windows layout (0 = seq_len)",
+    "targets": "all positions or only the last (windows layout)",
+    "carry_state": "keep the detached hidden state between batches",
+    "batch_size": "sequences per batch",
+    "optimizer": "adam, adamw or sgd",
+    "lr": "learning rate",
+    "weight_decay": "weight decay",
+    "schedule": "learning-rate schedule: constant, cosine or linear",
+    "warmup_steps": "linear warmup steps for cosine/linear schedules",
+    "clip_norm": "gradient clipping by global norm (0 disables)",
+    "epochs": "passes over the training text",
+    "max_steps": "stop after this many steps (0 = all epochs)",
+    "log_every": "steps between metric lines",
+    "eval_every": "steps between validation (and checkpoints); 0 = only at the end",
+    "eval_max_chars": "cap on validation characters per evaluation",
+    "sample_every": "steps between samples (0 = none)",
+    "sample_prompt": "prompt of the periodic samples",
+    "sample_length": "characters per periodic sample",
+    "sample_seed": "seed of the periodic samples",
+    "seed": "random seed (initialisation, dropout)",
+    "device": "auto, cpu, cuda or mps",
+}
+SHORT_ALIASES = {"hidden_size": ["--hidden"], "embedding_size": ["--embedding"], "batch_size": ["--batch"],
+                 "seq_len": ["--seq"]}
+RESUMABLE_FIELDS = {"epochs", "max_steps", "log_every", "eval_every", "sample_every", "device", "eval_max_chars"}
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and training settings (override the preset or --config)")
+    for name, (_, kind) in FIELD_TYPES.items():
+        flags = [f"--{name.replace('_', '-')}", *SHORT_ALIASES.get(name, [])]
+        if kind is bool:
+            group.add_argument(*flags, dest=f"set_{name}", action=argparse.BooleanOptionalAction, default=None,
+                               help=FIELD_HELP.get(name))
+        else:
+            group.add_argument(*flags, dest=f"set_{name}", metavar=kind.__name__.upper(), default=None,
+                               help=FIELD_HELP.get(name))
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, f"set_{name}") for name in FIELD_TYPES if getattr(args, f"set_{name}") is not None}
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="tuirnn", description="Train and explore character-level recurrent language models. "
+                    "Run without arguments to open the terminal app.")
+    parser.add_argument("--models-dir", type=Path, default=None, help="where runs live (default: ./models)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where corpora are cached (default: ./data)")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model headless", description="Train a model headless.")
+    train.add_argument("--preset", choices=list(PRESETS), help="start from a preset (see `tuirnn presets`)")
+    train.add_argument("--config", type=Path, help="start from a TOML configuration file")
+    train.add_argument("--out", type=Path, help="run directory to create (default: models/<generated name>)")
+    train.add_argument("--name", help="run name under the models directory")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    train.add_argument("--dry-run", action="store_true", help="print the plan (size, steps, warnings) and exit")
+    train.add_argument("--save-config", type=Path, metavar="FILE", help="write the configuration as TOML and exit")
+    _add_config_flags(train)
+
+    generate = commands.add_parser("generate", help="generate text from a run", description="Generate text.")
+    generate.add_argument("run", type=Path, help="run directory (or a run name under the models directory)")
+    generate.add_argument("--prompt", default="", help="text to prime the model with")
+    generate.add_argument("--length", type=int, default=300, help="characters to generate")
+    generate.add_argument("--temperature", type=float, default=1.0)
+    generate.add_argument("--top-k", type=int, default=0, help="sample from the k most likely (0 = all)")
+    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1 = off)")
+    generate.add_argument("--greedy", action="store_true", help="always take the most likely character")
+    generate.add_argument("--seed", type=int, default=None, help="random seed (reported when not given)")
+    generate.add_argument("--checkpoint", choices=("best", "latest"), default="best")
+    generate.add_argument("--drop-unknown", action="store_true", help="drop prompt characters the model lacks")
+    generate.add_argument("--device", default="auto")
+    generate.add_argument("--output", type=Path, help="also write the text to this file")
+
+    data = commands.add_parser("data", help="list, download and inspect corpora", description="Corpora.")
+    data_commands = data.add_subparsers(dest="data_command", parser_class=Parser, metavar="ACTION", required=True)
+    data_commands.add_parser("list", help="named corpora and whether they are downloaded")
+    fetch = data_commands.add_parser("fetch", help="download a named corpus")
+    fetch.add_argument("name")
+    fetch.add_argument("--url", help="download from this mirror instead")
+    info = data_commands.add_parser("info", help="characters, vocabulary and split of a corpus")
+    info.add_argument("corpus", help="named corpus, 'default' or a file path")
+    info.add_argument("--newlines-to-spaces", action="store_true")
+    info.add_argument("--encoding-errors", default="strict", choices=("strict", "replace", "latin-1"))
+
+    commands.add_parser("runs", help="list saved runs")
+    commands.add_parser("presets", help="list the configuration presets")
+    return parser
+
+
+def _models_dir(args: argparse.Namespace) -> Path:
+    from tuirnn.runs import default_models_dir
+
+    return args.models_dir or default_models_dir()
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from tuirnn.catalog import default_data_dir
+
+    return args.data_dir or default_data_dir()
+
+
+def _resolve_run_path(args: argparse.Namespace, given: Path) -> Path:
+    if given.exists() or given.is_absolute() or len(given.parts) > 1:
+        return given
+    return _models_dir(args) / given
+
+
+def _err(message: str) -> None:
+    try:
+        print(f"tuirnn: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _build_config(args: argparse.Namespace) -> RunConfig:
+    if args.config and args.preset:
+        raise ConfigError("give either --preset or --config, not both")
+    base = load_toml(args.config) if args.config else preset(args.preset) if args.preset else RunConfig()
+    return validate(with_overrides(base, _overrides(args)))
+
+
+def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str) -> list[str]:
+    from tuirnn.sizing import estimate_size
+
+    m, d, t = config.model, config.data, config.train
+    size = estimate_size(m, vocab_size, t.batch_size, d.seq_len)
+    lines = [
+        f"corpus: {corpus_text}",
+        f"model: {m.cell} {m.layers}x{m.hidden_size}, embedding {m.embedding_size}, dropout {m.dropout}",
+        f"parameters: {size.parameters:,}; training memory estimate: {size.training_bytes / 2**20:,.1f} MiB",
+    ]
+    lines += [f"warning: {note}" for note in no_op_warnings(config)]
+    return lines
+
+
+class _SignalStop:
+    """First Ctrl-C / SIGTERM / SIGHUP asks the trainer to save and stop; a second Ctrl-C aborts."""
+
+    def __init__(self, stop: Callable[[], None]):
+        self.stop = stop
+        self.received: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalStop:
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+        if signum == signal.SIGINT:
+            _err("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+        self.stop()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tuirnn.catalog import open_corpus
+    from tuirnn.runs import RunDir, new_run_name
+
+    if args.resume:
+        run = RunDir.open(_resolve_run_path(args, args.resume))
+        changed = set(_overrides(args)) - RESUMABLE_FIELDS
+        if changed or args.preset or args.config:
+            raise ConfigError(f"a resumed run keeps its settings; only {', '.join(sorted(RESUMABLE_FIELDS))} "
+                              "can change" + (f" (not {', '.join(sorted(changed))})" if changed else ""))
+        config = validate(with_overrides(run.config, _overrides(args)))
+    else:
+        config = _build_config(args)
+    if args.save_config:
+        save_toml(config, args.save_config)
+        _say(f"configuration written to {args.save_config}")
+        return EXIT_OK
+    d = config.data
+    corpus = open_corpus(d.corpus, _data_dir(args), d.newlines_to_spaces, d.encoding_errors)
+    plan = _plan_lines(config, len(corpus.vocab), corpus.describe())
+    if args.dry_run:
+        for line in plan:
+            _say(line)
+        return EXIT_OK
+    for line in plan:
+        if line.startswith("warning"):
+            _err(line)
+    if args.resume:
+        run.config = config
+    else:
+        out = args.out or _models_dir(args) / (args.name or new_run_name(config, corpus.name))
+        run = RunDir.create(out, config, corpus.vocab, {"corpus": corpus.name, "corpus_source": corpus.source,
+                                                         "corpus_sha256": corpus.sha256})
+    return _run_training(config, corpus, run, resume=bool(args.resume))
+
+
+def _run_training(config: RunConfig, corpus: Any, run: Any, resume: bool) -> int:
+    from tuirnn.console import PlainReporter, RichReporter
+    from tuirnn.events import Failed
+    from tuirnn.training import Trainer
+
+    trainer = Trainer(config, corpus, run, resume=resume)
+    reporter = RichReporter() if sys.stdout.isatty() else PlainReporter()
+    trainer.subscribe(reporter)
+    with _SignalStop(trainer.control.stop) as signals:
+        result = trainer.run()
+    if isinstance(result, Failed):
+        _err(f"training failed at step {result.step}: {result.message}")
+        return EXIT_FAILED
+    best = f", best val loss {result.best_val_loss:.4f}" if result.best_val_loss is not None else ""
+    last = f"last batch loss {result.last_loss:.4f}" if result.last_loss is not None else "no steps run"
+    _say(f"{result.reason} at step {result.step}: {last}{best}; run saved in {run.path}")
+    if signals.received is not None:
+        _err(f"interrupted; resume with: tuirnn train --resume {run.path}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tuirnn.runs import RunDir
+    from tuirnn.sampling import SamplingSettings, generator_for_run
+
+    settings = SamplingSettings(args.length, args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+    try:
+        settings.check()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    run = RunDir.open(_resolve_run_path(args, args.run))
+    generator = generator_for_run(run, args.checkpoint, args.device)
+    generator.prompt_ids(args.prompt, args.drop_unknown)  # checks the prompt before any output
+    if generator.dropped:
+        _err(f"warning: dropped characters not in the vocabulary: {', '.join(map(repr, generator.dropped))}")
+    generator.top_n = 0
+    stream = sys.stdout
+    pieces = [args.prompt if not args.drop_unknown else "".join(c for c in args.prompt if c in run.vocab)]
+    stream.write(pieces[0])
+    live = stream.isatty()
+    for generated in generator.stream(args.prompt, settings, args.drop_unknown):
+        pieces.append(generated.char)
+        if live:
+            stream.write(generated.char)
+            stream.flush()
+    if not live:
+        stream.write("".join(pieces[1:]))
+    stream.write("\n")
+    stream.flush()
+    if args.output:
+        from tuirnn.atomic import atomic_write_bytes
+
+        atomic_write_bytes(args.output, "".join(pieces).encode("utf-8"))
+    _err("greedy (no seed)" if generator.seed is None else f"seed {generator.seed}")
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from tuirnn import catalog
+
+    data_dir = _data_dir(args)
+    if args.data_command == "list":
+        for status in catalog.list_corpora(data_dir):
+            state = "built-in" if status.path is None else "downloaded" if status.available else "not downloaded"
+            _say(f"{status.name:<16} {state:<15} {status.description}")
+        return EXIT_OK
+    if args.data_command == "fetch":
+        return _fetch(args.name, data_dir, args.url)
+    corpus = catalog.open_corpus(args.corpus, data_dir, args.newlines_to_spaces, args.encoding_errors)
+    train, val = corpus.split(RunConfig().data.val_fraction)
+    _say(corpus.describe())
+    _say(f"train {len(train):,} chars, validation {len(val):,} chars; sha256 {corpus.sha256}")
+    _say("vocabulary: " + "".join(c if c.isprintable() and c != " " else repr(c) for c in corpus.vocab.chars))
+    return EXIT_OK
+
+
+def _fetch(name: str, data_dir: Path, url: str | None) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from tuirnn.catalog import fetch
+
+    if sys.stderr.isatty():
+        with Progress(f"[bold]{name}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
+            task = bar.add_task(name, total=None)
+            path = fetch(name, data_dir, url, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        path = fetch(name, data_dir, url)
+    _say(f"{name} saved to {path}")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tuirnn.runs import list_runs
+
+    runs = list_runs(_models_dir(args))
+    if not runs:
+        _say(f"no runs in {_models_dir(args)}")
+        return EXIT_OK
+    _say(f"{'run':<40} {'corpus':<16} {'model':<14} {'steps':>7} {'val loss':>9} {'bpc':>6} {'status':<10} modified")
+    for r in runs:
+        loss = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
+        bpc = f"{r.best_val_bpc:.3f}" if r.best_val_bpc is not None else "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.modified))
+        _say(f"{r.name:<40} {r.corpus[:16]:<16} {r.architecture:<14} {r.steps:>7} {loss:>9} {bpc:>6} {r.status:<10} {when}")
+    return EXIT_OK
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    defaults = RunConfig()
+    for name, (description, config) in PRESETS.items():
+        _say(f"{name}: {description}")
+        changed = [f"{field}={get_field(config, field)!r}" for field in FIELD_TYPES
+                   if get_field(config, field) != get_field(defaults, field)]
+        if changed:
+            _say("    " + ", ".join(changed))
+    return EXIT_OK
+
+
+def open_app(args: argparse.Namespace) -> int:
+    try:
+        from tuirnn.tui.app import run_app
+    except ImportError:
+        _err("the terminal app is not part of this build yet; see `tuirnn --help` for the headless commands")
+        return EXIT_USAGE
+    return run_app(models_dir=_models_dir(args), data_dir=_data_dir(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": cmd_train, "generate": cmd_generate, "data": cmd_data, "runs": cmd_runs, "presets": cmd_presets,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tuirnn.checkpoint import CheckpointError
+    from tuirnn.runs import RunError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            return open_app(args)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        _err(str(exc).removeprefix("tuirnn: "))
+        return EXIT_USAGE
+    except (ConfigError, CorpusError, RunError, CheckpointError) as exc:
+        from tuirnn.catalog import DownloadError
+
+        _err(f"error: {exc}")
+        return EXIT_FAILED if isinstance(exc, DownloadError) else EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001  (the contract is: never a traceback)
+        if os.environ.get("TUIRNN_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set TUIRNN_DEBUG=1 for details)")
+        return EXIT_FAILED
+

@@ -1,0 +1,326 @@
+"""Run settings: typed dataclasses, validation, the study's presets and TOML/JSON I/O.
+
+Kept free of torch so that the TUI can build and check a configuration before torch is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CELLS = ("rnn", "gru", "lstm")
+LAYOUTS = ("streams", "windows")
+TARGETS = ("all", "last")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "linear")
+ENCODING_ERRORS = ("strict", "replace", "latin-1")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message says which and why."""
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "lstm"
+    layers: int = 2
+    hidden_size: int = 256
+    embedding_size: int = 64
+    dropout: float = 0.1
+    output_dropout: bool = False
+    """Also apply dropout before the output layer, so one-layer models can be regularised."""
+
+
+@dataclass
+class DataConfig:
+    corpus: str = "default"
+    """A named corpus (see `tuirnn data list`), `default` for the offline one, or a file path."""
+    newlines_to_spaces: bool = False
+    encoding_errors: str = "strict"
+    val_fraction: float = 0.1
+    layout: str = "streams"
+    """`streams`: B contiguous parallel streams, state carried correctly across batches.
+    `windows`: the study's layout, consecutive windows of the text in each batch."""
+    seq_len: int = 100
+    stride: int = 0
+    """Window stride for the `windows` layout; 0 means seq_len (non-overlapping)."""
+    targets: str = "all"
+    """`all`: loss at every position (truncated BPTT); `last`: only the char after the window."""
+    carry_state: bool = True
+    """Keep the (detached) hidden state between batches instead of zeroing it."""
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    clip_norm: float = 1.0
+    """Gradient clipping by global norm; 0 disables it."""
+    epochs: int = 20
+    max_steps: int = 0
+    """Stop after this many optimizer steps; 0 means run all epochs."""
+    log_every: int = 10
+    eval_every: int = 200
+    eval_max_chars: int = 200_000
+    sample_every: int = 500
+    sample_prompt: str = "The "
+    sample_length: int = 200
+    sample_seed: int = 0
+    seed: int = 1234
+    device: str = "auto"
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        config = cls(preset=str(raw.get("preset", "")))
+        for section in SECTIONS:
+            values = raw.get(section, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"[{section}] must be a table of settings")
+            for key, value in values.items():
+                set_field(config, key, value, section=section)
+        return config
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+SECTIONS = ("model", "data", "train")
+
+
+def _field_types() -> dict[str, tuple[str, type]]:
+    """Map each setting's name to its section and Python type; names are unique across sections."""
+    found: dict[str, tuple[str, type]] = {}
+    defaults = RunConfig()
+    for section in SECTIONS:
+        for f in dataclasses.fields(getattr(defaults, section)):
+            found[f.name] = (section, type(getattr(getattr(defaults, section), f.name)))
+    return found
+
+
+FIELD_TYPES = _field_types()
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Convert a value (possibly a string from the command line or a form) to the setting's type."""
+    _, kind = FIELD_TYPES[name]
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            if isinstance(value, str):
+                number = float(value.replace("_", ""))
+                if not number.is_integer():
+                    raise ValueError(value)
+                return int(number)
+            return int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def set_field(config: RunConfig, name: str, value: Any, section: str | None = None) -> None:
+    name = name.replace("-", "_")
+    if name not in FIELD_TYPES or (section and FIELD_TYPES[name][0] != section):
+        where = f"[{section}] " if section else ""
+        raise ConfigError(f"unknown setting {where}{name!r}")
+    setattr(getattr(config, FIELD_TYPES[name][0]), name, coerce(name, value))
+
+
+def get_field(config: RunConfig, name: str) -> Any:
+    return getattr(getattr(config, FIELD_TYPES[name][0]), name)
+
+
+def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """A copy of `config` with flat `name: value` overrides applied."""
+    updated = RunConfig.from_dict(config.to_dict())
+    for name, value in overrides.items():
+        set_field(updated, name, value)
+    return updated
+
+
+def _check_choice(errors: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        errors.append(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+
+
+def validation_errors(config: RunConfig) -> dict[str, str]:
+    """Every invalid setting, by name, with a message a person can act on."""
+    m, d, t = config.model, config.data, config.train
+    errors: dict[str, str] = {}
+
+    def need(name: str, ok: bool, message: str) -> None:
+        if not ok and name not in errors:
+            errors[name] = f"{name} {message}"
+
+    for name, value, choices in (
+        ("cell", m.cell, CELLS),
+        ("layout", d.layout, LAYOUTS),
+        ("targets", d.targets, TARGETS),
+        ("optimizer", t.optimizer, OPTIMIZERS),
+        ("schedule", t.schedule, SCHEDULES),
+        ("encoding_errors", d.encoding_errors, ENCODING_ERRORS),
+        ("device", t.device, DEVICES),
+    ):
+        problems: list[str] = []
+        _check_choice(problems, name, value, choices)
+        if problems:
+            errors[name] = problems[0]
+    need("layers", 1 <= m.layers <= 16, "must be between 1 and 16")
+    need("hidden_size", 1 <= m.hidden_size <= 16384, "must be between 1 and 16384")
+    need("embedding_size", 1 <= m.embedding_size <= 16384, "must be between 1 and 16384")
+    need("dropout", 0.0 <= m.dropout < 1.0, "must be in [0, 1)")
+    need("val_fraction", 0.0 < d.val_fraction < 0.9, "must be in (0, 0.9)")
+    need("seq_len", 1 <= d.seq_len <= 100_000, "must be between 1 and 100000")
+    need("stride", d.stride >= 0, "must be 0 (= seq_len) or positive")
+    need("batch_size", 1 <= t.batch_size <= 1_000_000, "must be between 1 and 1000000")
+    need("lr", 0.0 < t.lr < 10.0, "must be positive and below 10")
+    need("weight_decay", t.weight_decay >= 0.0, "must not be negative")
+    need("warmup_steps", t.warmup_steps >= 0, "must not be negative")
+    need("clip_norm", t.clip_norm >= 0.0, "must not be negative (0 disables clipping)")
+    need("epochs", t.epochs >= 1 or t.max_steps > 0, "must be at least 1 (or set max_steps)")
+    need("epochs", t.epochs >= 0, "must not be negative")
+    need("max_steps", t.max_steps >= 0, "must not be negative (0 means all epochs)")
+    need("log_every", t.log_every >= 1, "must be at least 1")
+    need("eval_every", t.eval_every >= 0, "must not be negative (0 evaluates only at the end)")
+    need("eval_max_chars", t.eval_max_chars >= 1, "must be at least 1")
+    need("sample_every", t.sample_every >= 0, "must not be negative (0 disables samples)")
+    need("sample_length", 0 <= t.sample_length <= 100_000, "must be between 0 and 100000")
+    need("seed", 0 <= t.seed < 2**63, "must be a non-negative integer")
+    need("sample_seed", 0 <= t.sample_seed < 2**63, "must be a non-negative integer")
+    need("corpus", bool(d.corpus.strip()), "must name a corpus or a file")
+    if d.layout == "streams":
+        need("targets", d.targets == "all", "must be 'all' with the streams layout")
+    return errors
+
+
+def validate(config: RunConfig) -> RunConfig:
+    errors = validation_errors(config)
+    if errors:
+        raise ConfigError("; ".join(errors.values()))
+    return config
+
+
+def no_op_warnings(config: RunConfig) -> list[str]:
+    """Settings that are valid but do nothing, so a person is not misled by them."""
+    m, d, t = config.model, config.data, config.train
+    notes: list[str] = []
+    if m.dropout > 0 and m.layers == 1 and not m.output_dropout:
+        notes.append("dropout has no effect with 1 layer unless output_dropout is on")
+    if d.layout == "streams" and d.stride not in (0, d.seq_len):
+        notes.append("stride is ignored by the streams layout")
+    if d.layout == "windows" and d.targets == "last" and d.carry_state and (d.stride or d.seq_len) != 1:
+        notes.append("carry_state with windows/last targets: the carried state is not the state of "
+                     "the preceding text (the study's layout)")
+    if t.optimizer == "sgd" and t.weight_decay == 0 and t.lr < 1e-3:
+        notes.append("plain SGD with a learning rate below 1e-3 will learn very slowly")
+    if t.schedule == "constant" and t.warmup_steps > 0:
+        notes.append("warmup_steps applies only to the cosine and linear schedules")
+    return notes
+
+
+def _study(**overrides: Any) -> RunConfig:
+    config = RunConfig()
+    for name, value in overrides.items():
+        set_field(config, name, value)
+    return config
+
+
+PRESETS: dict[str, tuple[str, RunConfig]] = {
+    "default": ("2-layer LSTM, 256 hidden, parallel streams; a good general start", RunConfig(preset="default")),
+    "tiny": (
+        "1-layer GRU with 64 hidden units: seconds per epoch on a CPU, for trying things out",
+        _study(cell="gru", layers=1, hidden_size=64, embedding_size=32, dropout=0.0, seq_len=64,
+               batch_size=32, epochs=2, eval_every=100, sample_every=100),
+    ),
+    "study-rnn1": (
+        "The study's model 1: vanilla RNN, overlapping 32-char windows, next char only, state reset",
+        _study(cell="rnn", layers=1, hidden_size=256, embedding_size=32, dropout=0.0,
+               newlines_to_spaces=True, layout="windows", seq_len=32, stride=1, targets="last",
+               carry_state=False, batch_size=15021, optimizer="adam", lr=1e-3, clip_norm=0.0,
+               epochs=30, eval_every=0, sample_every=0),
+    ),
+    "study-rnn1_2": (
+        "The study's model 1b: as study-rnn1 with batch 512 and the hidden state kept (detached)",
+        _study(cell="rnn", layers=1, hidden_size=256, embedding_size=32, dropout=0.0,
+               newlines_to_spaces=True, layout="windows", seq_len=32, stride=1, targets="last",
+               carry_state=True, batch_size=512, optimizer="adam", lr=1e-3, clip_norm=0.0,
+               epochs=30, eval_every=0, sample_every=0),
+    ),
+    "study-rnn2": (
+        "The study's model 2: 2-layer LSTM, non-overlapping 42-char windows, loss at every position",
+        _study(cell="lstm", layers=2, hidden_size=512, embedding_size=42, dropout=0.1,
+               newlines_to_spaces=True, layout="windows", seq_len=42, stride=42, targets="all",
+               carry_state=True, batch_size=64, optimizer="adam", lr=1e-3, clip_norm=0.0,
+               epochs=60, eval_every=1000, sample_every=1000),
+    ),
+}
+for _name, (_, _preset) in PRESETS.items():
+    _preset.preset = _name
+
+
+def preset(name: str) -> RunConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return RunConfig.from_dict(PRESETS[name][1].to_dict())
+
+
+def load_toml(path: Path) -> RunConfig:
+    """Read a configuration file; a `preset` key starts from that preset, the tables override it."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    base = preset(raw["preset"]) if raw.get("preset") else RunConfig()
+    merged = base.to_dict()
+    for section in SECTIONS:
+        merged[section].update(raw.get(section, {}) or {})
+    unknown = set(raw) - set(SECTIONS) - {"preset"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")
+    return RunConfig.from_dict(merged)
+
+
+def save_toml(config: RunConfig, path: Path) -> None:
+    import tomli_w
+
+    from tuirnn.atomic import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), tomli_w.dumps(config.to_dict()).encode("utf-8"))

@@ -1,0 +1,118 @@
+"""Training progress for the command line: a live rich display on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tuirnn.events import (
+    CheckpointSaved,
+    Evaluated,
+    Event,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    Sampled,
+    Started,
+    StepMetrics,
+)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class PlainReporter:
+    """One line per report, for logs and pipes."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self.val_loss: float | None = None
+
+    def _print(self, text: str) -> None:
+        try:
+            print(text, file=self.stream, flush=True)
+        except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep training and saving
+            pass
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self._print(f"training on {event.device}: {event.parameters:,} parameters, corpus {event.corpus}")
+            self._print(f"steps {event.start_step}..{event.total_steps} ({event.steps_per_epoch} per epoch)"
+                        + (f", run {event.run_dir}" if event.run_dir else ""))
+        elif isinstance(event, StepMetrics):
+            self._print(f"step {event.step}/{event.total_steps} epoch {event.epoch:.2f} loss {event.loss:.4f} "
+                        f"last {event.last_loss:.4f} val {_fmt(self.val_loss)} {event.chars_per_s:,.0f} chars/s "
+                        f"eta {format_duration(event.eta_s)}")
+        elif isinstance(event, Evaluated):
+            self.val_loss = event.val_loss
+            self._print(f"eval step {event.step}: val loss {event.val_loss:.4f}, {event.val_bpc:.3f} bits/char"
+                        + (" (best)" if event.best else ""))
+        elif isinstance(event, Sampled):
+            self._print(f"sample at step {event.step} (seed {event.seed}): {event.prompt}{event.text}")
+        elif isinstance(event, Paused):
+            self._print(f"paused at step {event.step}")
+        elif isinstance(event, Resumed):
+            self._print(f"resumed at step {event.step}")
+        elif isinstance(event, (Finished, Failed, CheckpointSaved)):
+            pass  # the command prints the outcome itself
+
+
+class RichReporter(PlainReporter):
+    """A progress bar with loss, validation loss, chars/s and ETA; evaluations and samples scroll above it."""
+
+    def __init__(self, console: Console | None = None):
+        super().__init__()
+        self.console = console or Console()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss [cyan]{task.fields[loss]}[/] val [green]{task.fields[val]}[/]"),
+            TextColumn("{task.fields[speed]} chars/s"),
+            TextColumn("eta {task.fields[eta]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.task = None
+
+    def _print(self, text: str) -> None:
+        try:
+            self.progress.console.print(text, markup=False, highlight=False)
+        except (OSError, ValueError):
+            pass
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Started):
+            super().__call__(event)
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=event.total_steps, completed=event.start_step,
+                                               loss="-", val="-", speed="-", eta="-")
+        elif isinstance(event, StepMetrics) and self.task is not None:
+            self.progress.update(self.task, completed=event.step, loss=f"{event.loss:.4f}", val=_fmt(self.val_loss),
+                                 speed=f"{event.chars_per_s:,.0f}", eta=format_duration(event.eta_s))
+        elif isinstance(event, Evaluated) and self.task is not None:
+            super().__call__(event)
+            self.progress.update(self.task, val=_fmt(event.val_loss))
+        elif isinstance(event, (Finished, Failed)):
+            self.close()
+        else:
+            super().__call__(event)
+
+    def close(self) -> None:
+        try:
+            self.progress.stop()
+        except (OSError, ValueError):
+            pass

@@ -1,0 +1,218 @@
+"""The run directory: the one contract between a training run and everything that reads it.
+
+    models/<run>/config.json        the RunConfig
+                 vocab.json         {"chars": [...]}
+                 run.json           corpus, device, parameters, status, best losses
+                 metrics.jsonl      one JSON object per logged step or evaluation (append-only)
+                 samples.jsonl      periodic samples
+                 latest.safetensors full resumable state
+                 best.safetensors   weights with the best validation loss
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
+from tuirnn.config import ConfigError, RunConfig
+from tuirnn.corpus import CorpusError, Vocabulary
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
+INFO_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+LATEST_FILE = "latest.safetensors"
+BEST_FILE = "best.safetensors"
+
+
+class RunError(ValueError):
+    """A run directory is missing, incomplete or damaged."""
+
+
+def default_models_dir() -> Path:
+    return Path(os.environ.get("TUIRNN_MODELS_DIR", "models"))
+
+
+def new_run_name(config: RunConfig, corpus_name: str) -> str:
+    m = config.model
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe_corpus = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus_name)[:32] or "corpus"
+    return f"{safe_corpus}-{m.cell}{m.layers}x{m.hidden_size}-{stamp}"
+
+
+def _write_json(path: Path, value: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete line; a torn last line (a writer killed mid-line) is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+@dataclass
+class RunDir:
+    path: Path
+    config: RunConfig
+    vocab: Vocabulary
+    info: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def latest_path(self) -> Path:
+        return self.path / LATEST_FILE
+
+    @property
+    def best_path(self) -> Path:
+        return self.path / BEST_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @classmethod
+    def create(cls, path: Path, config: RunConfig, vocab: Vocabulary, info: dict[str, Any]) -> RunDir:
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another name")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path, config, vocab, {"created": time.time(), "status": "created", **info})
+        _write_json(path / CONFIG_FILE, config.to_dict())
+        atomic_write_bytes(path / VOCAB_FILE, vocab.to_json().encode("utf-8"))
+        _write_json(path / INFO_FILE, run.info)
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        path = Path(path)
+        if not path.is_dir():
+            raise RunError(f"no run directory at {path}")
+        try:
+            config = RunConfig.from_dict(json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")))
+            vocab = Vocabulary.from_json((path / VOCAB_FILE).read_text(encoding="utf-8"))
+            info_path = path / INFO_FILE
+            info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+        except FileNotFoundError as exc:
+            raise RunError(f"{path} is not a tuirnn run: {Path(exc.filename).name} is missing") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError, CorpusError) as exc:
+            raise RunError(f"{path} has a damaged run file: {exc}") from None
+        remove_stale_temps(path)
+        return cls(path, config, vocab, info)
+
+    def update_info(self, **values: Any) -> None:
+        self.info.update({k: _finite_or_none(v) for k, v in values.items()})
+        _write_json(self.path / INFO_FILE, self.info)
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        self._append(METRICS_FILE, record)
+
+    def append_sample(self, record: dict[str, Any]) -> None:
+        self._append(SAMPLES_FILE, record)
+
+    def _append(self, filename: str, record: dict[str, Any]) -> None:
+        line = json.dumps({k: _finite_or_none(v) for k, v in record.items()}, ensure_ascii=False)
+        with open(self.path / filename, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return _read_jsonl(self.path / METRICS_FILE)
+
+    def samples(self) -> list[dict[str, Any]]:
+        return _read_jsonl(self.path / SAMPLES_FILE)
+
+    def truncate_logs_after(self, step: int) -> None:
+        """Drop records written after the checkpoint a resume starts from, so the curve has no repeats."""
+        for filename in (METRICS_FILE, SAMPLES_FILE):
+            records = [r for r in _read_jsonl(self.path / filename) if int(r.get("step", 0)) <= step]
+            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            atomic_write_bytes(self.path / filename, text.encode("utf-8"))
+
+    def checkpoint_for(self, which: str) -> Path:
+        """`best` falls back to `latest` for runs that never evaluated."""
+        if which not in ("best", "latest"):
+            raise RunError(f"checkpoint must be 'best' or 'latest', not {which!r}")
+        preferred = self.best_path if which == "best" else self.latest_path
+        if preferred.exists():
+            return preferred
+        if self.latest_path.exists():
+            return self.latest_path
+        raise RunError(f"{self.path} has no checkpoint yet")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    path: Path
+    corpus: str
+    architecture: str
+    steps: int
+    best_val_loss: float | None
+    best_val_bpc: float | None
+    status: str
+    modified: float
+
+
+def summarize(run: RunDir) -> RunSummary:
+    m = run.config.model
+    info = run.info
+    modified = max((p.stat().st_mtime for p in run.path.iterdir() if p.is_file()), default=0.0)
+    return RunSummary(
+        name=run.name,
+        path=run.path,
+        corpus=str(info.get("corpus", run.config.data.corpus)),
+        architecture=f"{m.cell} {m.layers}x{m.hidden_size}",
+        steps=int(info.get("step", 0)),
+        best_val_loss=info.get("best_val_loss"),
+        best_val_bpc=info.get("best_val_bpc"),
+        status=str(info.get("status", "unknown")),
+        modified=modified,
+    )
+
+
+def list_runs(models_dir: Path) -> list[RunSummary]:
+    """Every readable run, newest first; damaged directories are skipped, not fatal."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    found = []
+    for path in models_dir.iterdir():
+        if (path / CONFIG_FILE).exists():
+            try:
+                found.append(summarize(RunDir.open(path)))
+            except RunError:
+                continue
+    return sorted(found, key=lambda s: s.modified, reverse=True)
+
+
+def delete_run(path: Path) -> None:
+    if not (Path(path) / CONFIG_FILE).exists():
+        raise RunError(f"{path} is not a tuirnn run; not deleting it")
+    shutil.rmtree(path)

@@ -1,0 +1,138 @@
+"""Streaming generation: the hidden state is carried, so each new character costs one step of the model.
+
+Sampling draws from a private CPU generator seeded per call: the same model, prompt, settings and seed
+give the same text on the same device, and the global RNG (and so a training run) is never disturbed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from tuirnn.checkpoint import CheckpointError, load_checkpoint
+from tuirnn.corpus import Vocabulary
+from tuirnn.devices import pick_device
+from tuirnn.models import CharRNN
+from tuirnn.runs import RunDir
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    length: int = 300
+    temperature: float = 1.0
+    top_k: int = 0
+    """Keep only the k most likely characters; 0 keeps all."""
+    top_p: float = 1.0
+    """Keep the smallest set of characters whose probability reaches p; 1.0 keeps all."""
+    greedy: bool = False
+    seed: int | None = None
+    """None picks a fresh seed, reported by the generator."""
+
+    def check(self) -> None:
+        if self.length < 0:
+            raise ValueError("length must not be negative")
+        if not self.greedy and self.temperature <= 0:
+            raise ValueError("temperature must be positive (or use greedy)")
+        if self.top_k < 0:
+            raise ValueError("top_k must not be negative (0 keeps all characters)")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise ValueError("seed must be a non-negative integer")
+
+
+@dataclass(frozen=True)
+class GeneratedChar:
+    char: str
+    probability: float
+    """The probability the model gave this character (before temperature and filtering)."""
+    top: tuple[tuple[str, float], ...]
+    """The most likely next characters after this one, with their probabilities."""
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def _filter(probs: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    if 0 < top_k < probs.numel():
+        threshold = torch.topk(probs, top_k).values[-1]
+        probs = torch.where(probs >= threshold, probs, torch.zeros_like(probs))
+    if top_p < 1.0:
+        ordered, order = torch.sort(probs, descending=True)
+        cumulative = torch.cumsum(ordered, 0) / ordered.sum()
+        keep = cumulative - ordered / ordered.sum() < top_p  # always keeps the most likely one
+        probs = torch.zeros_like(probs).scatter(0, order, ordered * keep)
+    return probs
+
+
+class Generator:
+    """Streams characters from a trained model; `seed` holds the seed of the latest `stream` call."""
+
+    def __init__(self, model: CharRNN, vocab: Vocabulary, device: torch.device | str = "cpu", top_n: int = 5):
+        self.model = model
+        self.vocab = vocab
+        self.device = torch.device(device)
+        self.top_n = top_n
+        self.seed: int | None = None
+        self.dropped: list[str] = []
+
+    def prompt_ids(self, prompt: str, drop_unknown: bool = False) -> list[int]:
+        self.dropped = self.vocab.unknown(prompt) if drop_unknown else []
+        ids = self.vocab.encode(prompt, drop_unknown=drop_unknown)
+        if not ids:  # prime with a space (or any character) so the first draw has a distribution
+            ids = [self.vocab.chars.index(" ") if " " in self.vocab else 0]
+        return ids
+
+    @torch.no_grad()
+    def stream(self, prompt: str, settings: SamplingSettings, drop_unknown: bool = False) -> Iterator[GeneratedChar]:
+        settings.check()
+        ids = self.prompt_ids(prompt, drop_unknown)
+        self.seed = None if settings.greedy else (settings.seed if settings.seed is not None else new_seed())
+        rng = torch.Generator(device="cpu")
+        if self.seed is not None:
+            rng.manual_seed(self.seed)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            inputs = torch.tensor([ids], dtype=torch.long, device=self.device)
+            logits, state = self.model(inputs, None, last_only=True)
+            for _ in range(settings.length):
+                probs = torch.softmax(logits[0].float(), dim=-1).cpu()
+                if settings.greedy:
+                    choice = int(torch.argmax(probs))
+                else:
+                    shaped = torch.softmax(torch.log(probs.clamp_min(1e-30)) / settings.temperature, dim=-1)
+                    shaped = _filter(shaped, settings.top_k, settings.top_p)
+                    choice = int(torch.multinomial(shaped, 1, generator=rng))
+                inputs = torch.tensor([[choice]], dtype=torch.long, device=self.device)
+                logits, state = self.model(inputs, state, last_only=True)
+                yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(logits))
+        finally:
+            self.model.train(was_training)
+
+    def _top(self, logits: torch.Tensor) -> tuple[tuple[str, float], ...]:
+        if not self.top_n:
+            return ()
+        probs = torch.softmax(logits[0].float(), dim=-1)
+        values, indices = torch.topk(probs, min(self.top_n, probs.numel()))
+        return tuple((self.vocab.chars[int(i)], float(v)) for v, i in zip(values.cpu(), indices.cpu()))
+
+    def generate(self, prompt: str, settings: SamplingSettings, drop_unknown: bool = False) -> str:
+        return "".join(c.char for c in self.stream(prompt, settings, drop_unknown))
+
+
+
+def generator_for_run(run: RunDir, which: str = "best", device: str = "auto") -> Generator:
+    """Load a run's `best` (or `latest`) weights into a model ready to generate."""
+    torch_device = pick_device(device)
+    checkpoint = load_checkpoint(run.checkpoint_for(which), torch_device)
+    model = CharRNN(run.config.model, len(run.vocab)).to(torch_device)
+    try:
+        model.load_state_dict(checkpoint.model)
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint in {run.path} does not match its config: {exc}") from None
+    return Generator(model, run.vocab, torch_device)

@@ -1,0 +1,383 @@
+"""The training engine shared by the CLI, the TUI and sweeps.
+
+`Trainer.run()` is a plain blocking loop, safe to call on a background thread. It publishes events to
+subscribers, obeys a `TrainingControl` between steps, keeps data on the device, reads metrics from the
+device only every `log_every` steps, and turns NaN loss, out-of-memory and disk errors into a `Failed`
+event while the last good checkpoint stays on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_ids
+from tuirnn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from tuirnn.config import ConfigError, RunConfig, TrainConfig, validate
+from tuirnn.corpus import Corpus, CorpusError
+from tuirnn.devices import describe_device, memory_in_use, pick_device
+from tuirnn.events import (
+    CheckpointSaved,
+    Evaluated,
+    Event,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    Sampled,
+    Started,
+    StepMetrics,
+    TrainingControl,
+)
+from tuirnn.models import CharRNN, State, detach_state, state_from_tensors, state_tensors
+from tuirnn.runs import RunDir, RunError
+from tuirnn.sampling import Generator, SamplingSettings
+
+SAMPLE_TEMPERATURE = 0.8
+LN2 = math.log(2)
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def make_optimizer(train: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    params = list(model.parameters())
+    fused = {"fused": True} if device.type == "cuda" else {}
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr, weight_decay=train.weight_decay, **fused)
+    if train.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay, **fused)
+    return torch.optim.SGD(params, lr=train.lr, momentum=0.9, weight_decay=train.weight_decay)
+
+
+def lr_factor(train: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning-rate multiplier for a 0-based step: linear warmup, then constant, cosine or linear decay
+    to a tenth of the base rate. Computed from the step alone, so a resume needs no scheduler state."""
+    if train.schedule == "constant":
+        return 1.0
+    if step < train.warmup_steps:
+        return (step + 1) / train.warmup_steps
+    span = max(1, total_steps - train.warmup_steps)
+    progress = min(1.0, (step - train.warmup_steps) / span)
+    if train.schedule == "cosine":
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+    return 1.0 - 0.9 * progress
+
+
+def rng_snapshot(device: torch.device) -> dict[str, torch.Tensor]:
+    states = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    elif device.type == "mps":
+        states["mps"] = torch.mps.get_rng_state()
+    return states
+
+
+def restore_rng(states: dict[str, torch.Tensor], device: torch.device) -> None:
+    if "cpu" in states:
+        torch.set_rng_state(states["cpu"].cpu())
+    if device.type == "cuda" and "cuda" in states:
+        torch.cuda.set_rng_state(states["cuda"].cpu(), device)
+    elif device.type == "mps" and "mps" in states:
+        torch.mps.set_rng_state(states["mps"].cpu())
+
+
+@dataclass
+class _Progress:
+    """Throughput bookkeeping for one logging interval, excluding evaluation and sampling time."""
+
+    started: float
+    steps: int = 0
+    excluded_s: float = 0.0
+    seconds_per_step: float | None = None
+
+    def rate(self, now: float) -> float:
+        busy = max(now - self.started - self.excluded_s, 1e-9)
+        per_step = busy / max(self.steps, 1)
+        self.seconds_per_step = per_step if self.seconds_per_step is None else 0.7 * self.seconds_per_step + 0.3 * per_step
+        return per_step
+
+    def reset(self, now: float) -> None:
+        self.started, self.steps, self.excluded_s = now, 0, 0.0
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: RunConfig,
+        corpus: Corpus,
+        run: RunDir | None = None,
+        resume: bool = False,
+        control: TrainingControl | None = None,
+    ):
+        self.config = validate(config)
+        self.corpus = corpus
+        self.run_dir = run
+        self.resume = resume
+        self.control = control or TrainingControl()
+        self._subscribers: list[Callable[[Event], None]] = []
+        self.step = 0
+        self.best_val_loss: float | None = None
+        self.last_val_loss: float | None = None
+        self.last_loss: float | None = None
+        self.model_lock = threading.Lock()
+        """Held during each optimizer step; hold it to copy weights from another thread."""
+        if resume and run is None:
+            raise ConfigError("resuming needs a run directory")
+
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        self._subscribers.append(callback)
+
+    def _emit(self, event: Event) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken display must not stop training
+                continue
+
+    def run(self) -> Finished | Failed:
+        """Train to the end (or until stopped); never raises for expected failures."""
+        try:
+            return self._train()
+        except NonFiniteLoss as exc:
+            return self._fail("nan", str(exc))
+        except torch.cuda.OutOfMemoryError:
+            return self._fail("oom", "out of GPU memory: lower batch_size, seq_len or hidden_size")
+        except (ConfigError, CorpusError, CheckpointError, RunError) as exc:
+            return self._fail("error", str(exc))
+        except OSError as exc:
+            return self._fail("io", f"cannot write the run: {exc.strerror or exc}")
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                return self._fail("oom", "out of memory: lower batch_size, seq_len or hidden_size")
+            return self._fail("error", f"{type(exc).__name__}: {exc}")
+
+    def _fail(self, kind: str, message: str) -> Failed:
+        if self.run_dir is not None:
+            try:
+                self.run_dir.update_info(status="failed", error=message)
+            except OSError:
+                pass
+        event = Failed(self.step, kind, message, self.run_dir.path if self.run_dir else None)
+        self._emit(event)
+        return event
+
+    def _train(self) -> Finished | Failed:
+        cfg = self.config
+        m, d, t = cfg.model, cfg.data, cfg.train
+        device = pick_device(t.device)
+        self.device = device
+        torch.manual_seed(t.seed)
+        model = CharRNN(m, len(self.corpus.vocab)).to(device)
+        self.model = model
+        optimizer = make_optimizer(t, model, device)
+        train_ids, val_ids = self.corpus.split(d.val_fraction)
+        batches = make_batches(to_device_ids(train_ids, device), d, t.batch_size)
+        eval_batches = make_eval_batches(to_device_ids(val_ids, device), d, t.batch_size, t.eval_max_chars)
+        per_epoch = len(batches)
+        total = t.max_steps or t.epochs * per_epoch
+        state: State | None = None
+        if self.resume:
+            state = self._restore(model, optimizer, device)
+        self._total_steps = total
+        params = list(model.parameters())
+        chars_per_step = batches.batch_size * batches.seq_len
+        if self.run_dir is not None:
+            self.run_dir.update_info(status="running", device=describe_device(device), total_steps=total)
+        self._emit(Started(self.run_dir.path if self.run_dir else None, describe_device(device),
+                           sum(p.numel() for p in params), self.corpus.describe(), self.step, total,
+                           per_epoch, chars_per_step))
+
+        start_step = self.step
+        self._started = time.perf_counter()
+        progress = _Progress(self._started)
+        loss_sum = torch.zeros((), device=device)
+        loss = torch.zeros((), device=device)
+        grad_norm: torch.Tensor | None = None
+        control = self.control
+        vocab_size = len(self.corpus.vocab)
+        while self.step < total:
+            if control.paused:
+                paused_at = time.perf_counter()
+                self._emit(Paused(self.step))
+                control.wait_while_paused()
+                progress.excluded_s += time.perf_counter() - paused_at
+                self._emit(Resumed(self.step))
+            if control.stop_requested:
+                self._save(model, optimizer, state, device)
+                return self._finish("stopped")
+            if control.take_save_request():
+                progress.excluded_s += self._timed(lambda: self._save(model, optimizer, state, device))
+            index = self.step % per_epoch
+            if index == 0 or not d.carry_state:
+                state = None
+            inputs, targets = batches.batch(index)
+            with self.model_lock:
+                logits, new_state = model(inputs, state, last_only=batches.targets_last)
+                loss = F.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, t.clip_norm) if t.clip_norm > 0 else None
+                for group in optimizer.param_groups:
+                    group["lr"] = t.lr * lr_factor(t, self.step, total)
+                optimizer.step()
+            state = detach_state(new_state) if d.carry_state else None
+            loss_sum += loss.detach()
+            self.step += 1
+            progress.steps += 1
+            if self.step % t.log_every == 0 or self.step == total:
+                self._log(progress, loss_sum, loss, grad_norm, params, optimizer, per_epoch, chars_per_step)
+                loss_sum.zero_()
+            at_end = self.step == total
+            if t.eval_every and self.step % t.eval_every == 0 and not at_end:
+                progress.excluded_s += self._timed(lambda: self._evaluate_and_save(model, optimizer, state, eval_batches, device))
+            if t.sample_every and self.step % t.sample_every == 0 and not at_end:
+                progress.excluded_s += self._timed(lambda: self._sample(model, device))
+        if self.step > start_step or not self.resume:
+            self._evaluate_and_save(model, optimizer, state, eval_batches, device)
+            if t.sample_every:
+                self._sample(model, device)
+        return self._finish("completed")
+
+    @staticmethod
+    def _timed(action: Callable[[], object]) -> float:
+        started = time.perf_counter()
+        action()
+        return time.perf_counter() - started
+
+    def _restore(self, model: CharRNN, optimizer: torch.optim.Optimizer, device: torch.device) -> State | None:
+        assert self.run_dir is not None
+        if self.run_dir.vocab != self.corpus.vocab:
+            raise CorpusError("the corpus's characters differ from the run's vocabulary: resume with the same corpus")
+        checkpoint = load_checkpoint(self.run_dir.latest_path, device)
+        try:
+            model.load_state_dict(checkpoint.model)
+            if checkpoint.optimizer is not None:
+                optimizer.load_state_dict(checkpoint.optimizer)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"checkpoint does not fit this model: {exc}") from None
+        restore_rng(checkpoint.rng, device)
+        self.step = checkpoint.step
+        self.best_val_loss = checkpoint.info.get("best_val_loss")
+        self.last_val_loss = checkpoint.info.get("val_loss")
+        self.last_loss = checkpoint.info.get("last_loss")
+        self.run_dir.truncate_logs_after(self.step)
+        if not checkpoint.carried_state:
+            return None
+        return state_from_tensors(self.config.model.cell, checkpoint.carried_state)
+
+    def _log(self, progress: _Progress, loss_sum: torch.Tensor, loss: torch.Tensor, grad_norm: torch.Tensor | None,
+             params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, per_epoch: int,
+             chars_per_step: int) -> None:
+        mean_loss = float(loss_sum) / max(progress.steps, 1)
+        last_loss = float(loss.detach())
+        if not (math.isfinite(mean_loss) and math.isfinite(last_loss)):
+            raise NonFiniteLoss(
+                f"loss became {mean_loss} by step {self.step}; training stopped and the last good checkpoint "
+                "is kept (try a lower learning rate or gradient clipping)"
+            )
+        if grad_norm is None:
+            grads = [p.grad for p in params if p.grad is not None]
+            grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+        now = time.perf_counter()
+        seconds_per_step = progress.rate(now)
+        eta = (self._total_steps - self.step) * (progress.seconds_per_step or seconds_per_step)
+        metrics = StepMetrics(
+            step=self.step,
+            total_steps=self._total_steps,
+            epoch=self.step / per_epoch,
+            loss=mean_loss,
+            last_loss=last_loss,
+            lr=float(optimizer.param_groups[0]["lr"]),
+            grad_norm=float(grad_norm),
+            chars_per_s=chars_per_step / seconds_per_step,
+            elapsed_s=now - self._started,
+            eta_s=eta,
+            memory_bytes=memory_in_use(self.device),
+        )
+        self.last_loss = last_loss
+        progress.reset(now)
+        if self.run_dir is not None:
+            self.run_dir.append_metrics({
+                "step": metrics.step, "epoch": round(metrics.epoch, 4), "loss": mean_loss, "last_loss": last_loss,
+                "lr": metrics.lr, "grad_norm": metrics.grad_norm, "chars_per_s": round(metrics.chars_per_s, 1),
+                "time": time.time(),
+            })
+        self._emit(metrics)
+
+    @torch.no_grad()
+    def evaluate(self, model: CharRNN, eval_batches: Batches) -> float:
+        """Mean cross-entropy (nats per char) over the held-out split, in eval mode."""
+        model.eval()
+        try:
+            total = torch.zeros((), device=self.device)
+            count = 0
+            state: State | None = None
+            for index in range(len(eval_batches)):
+                inputs, targets = eval_batches.batch(index)
+                logits, state = model(inputs, state if self.config.data.carry_state else None,
+                                      last_only=eval_batches.targets_last)
+                total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum")
+                count += targets.numel()
+            return float(total) / count
+        finally:
+            model.train()
+
+    def _evaluate_and_save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None,
+                           eval_batches: Batches, device: torch.device) -> None:
+        val_loss = self.evaluate(model, eval_batches)
+        if not math.isfinite(val_loss):
+            raise NonFiniteLoss(f"validation loss became {val_loss} at step {self.step}; the last good checkpoint is kept")
+        best = self.best_val_loss is None or val_loss < self.best_val_loss
+        self.last_val_loss = val_loss
+        if best:
+            self.best_val_loss = val_loss
+        if self.run_dir is not None:
+            self.run_dir.append_metrics({"step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2,
+                                         "time": time.time()})
+        self._emit(Evaluated(self.step, val_loss, val_loss / LN2, best))
+        if best and self.run_dir is not None:
+            save_checkpoint(self.run_dir.best_path, Checkpoint(self.step, model.state_dict(), self._info()))
+            self._emit(CheckpointSaved(self.step, self.run_dir.best_path, "best"))
+        self._save(model, optimizer, state, device)
+
+    def _info(self) -> dict[str, float | int | None]:
+        return {"best_val_loss": self.best_val_loss, "val_loss": self.last_val_loss, "last_loss": self.last_loss,
+                "time": time.time()}
+
+    def _save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None, device: torch.device) -> None:
+        if self.run_dir is None:
+            return
+        carried = state_tensors(state) if state is not None else []
+        checkpoint = Checkpoint(self.step, model.state_dict(), self._info(), optimizer.state_dict(),
+                                rng_snapshot(device), carried)
+        save_checkpoint(self.run_dir.latest_path, checkpoint)
+        best_bpc = self.best_val_loss / LN2 if self.best_val_loss is not None else None
+        self.run_dir.update_info(step=self.step, best_val_loss=self.best_val_loss, best_val_bpc=best_bpc,
+                                 last_loss=self.last_loss, val_loss=self.last_val_loss)
+        self._emit(CheckpointSaved(self.step, self.run_dir.latest_path, "latest"))
+
+    def _sample(self, model: CharRNN, device: torch.device) -> None:
+        t = self.config.train
+        generator = Generator(model, self.corpus.vocab, device, top_n=0)
+        settings = SamplingSettings(length=t.sample_length, temperature=SAMPLE_TEMPERATURE, seed=t.sample_seed)
+        text = generator.generate(t.sample_prompt, settings, drop_unknown=True)
+        if self.run_dir is not None:
+            self.run_dir.append_sample({"step": self.step, "prompt": t.sample_prompt, "seed": t.sample_seed,
+                                        "text": text, "time": time.time()})
+        self._emit(Sampled(self.step, t.sample_prompt, text, t.sample_seed))
+
+    def _finish(self, reason: str) -> Finished:
+        if self.run_dir is not None:
+            self.run_dir.update_info(status=reason, step=self.step, finished=time.time())
+        event = Finished(self.step, reason, self.last_loss, self.last_val_loss, self.best_val_loss,
+                         self.run_dir.path if self.run_dir else None)
+        self._emit(event)
+        return event
