@@ -7,6 +7,7 @@ quickly (post a message, put on a queue). Commands arrive through `TrainingContr
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,9 @@ Event = Started | StepMetrics | Evaluated | Sampled | CheckpointSaved | Paused |
 class TrainingControl:
     """Thread-safe commands for a running trainer: pause, resume, stop, save now."""
 
-    def __init__(self) -> None:
+    def __init__(self, cancelled: Callable[[], bool] | None = None) -> None:
+        self._cancelled = cancelled
+        """An outside stop signal polled every step, e.g. a UI worker's cancellation flag."""
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -124,6 +127,8 @@ class TrainingControl:
 
     @property
     def stop_requested(self) -> bool:
+        if self._cancelled is not None and not self._stop.is_set() and self._cancelled():
+            self.stop()
         return self._stop.is_set()
 
     def take_save_request(self) -> bool:
@@ -133,5 +138,5 @@ class TrainingControl:
 
     def wait_while_paused(self, poll_s: float = 0.1) -> None:
         while not self._running.wait(poll_s):
-            if self._save.is_set():
+            if self._save.is_set() or self.stop_requested:
                 return

@@ -1,0 +1,242 @@
+"""The tuirnn app: four screens (modes) over one shared configuration and one training worker.
+
+torch is imported by the worker (and preloaded in the background after the first frame), never before
+the UI shows. Quitting, Ctrl-C, SIGTERM and SIGHUP (a dropped SSH session) stop the trainer between
+steps, which saves a checkpoint before the process exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tuirnn.config import ConfigError, RunConfig, validate
+from tuirnn.corpus import CorpusError
+from tuirnn.events import Event, Failed, Finished, TrainingControl
+from tuirnn.tui.feed import TrainingFeed
+from tuirnn.tui.messages import TrainingChanged
+from tuirnn.tui.screens.confirm import ConfirmScreen
+from tuirnn.tui.screens.generate import GenerateScreen
+from tuirnn.tui.screens.help import HelpScreen
+from tuirnn.tui.screens.model import ModelScreen
+from tuirnn.tui.screens.runs import RunsScreen
+from tuirnn.tui.screens.train import TrainScreen
+
+MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"))
+
+
+def _wants_ansi_theme() -> bool:
+    """16-colour terminals (no 256-colour TERM, no COLORTERM, as over plain SSH) get the ANSI theme."""
+    term = os.environ.get("TERM", "")
+    return not os.environ.get("COLORTERM") and "256" not in term and "direct" not in term
+
+
+class TuirnnApp(App[int]):
+    TITLE = "tuirnn"
+    CSS_PATH = "tuirnn.tcss"
+    MODES = {"train": TrainScreen, "model": ModelScreen, "generate": GenerateScreen, "runs": RunsScreen}
+    DEFAULT_MODE = "train"
+    BINDINGS = [
+        *(
+            Binding(f"{digit},{fkey}", f"switch_mode('{mode}')", mode.capitalize(), id=f"mode-{mode}")
+            for mode, digit, fkey in MODE_KEYS
+        ),
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_app", "Quit", id="quit"),
+        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, models_dir: Path, data_dir: Path, config: RunConfig | None = None, preload_torch: bool = True):
+        super().__init__()
+        self.models_dir = Path(models_dir)
+        self.data_dir = Path(data_dir)
+        self.config = config or RunConfig()
+        self.feed = TrainingFeed(self._notify_training)
+        self.trainer: Any = None
+        self.training_idle = threading.Event()
+        self.training_idle.set()
+        self.preload_torch = preload_torch
+        self._quitting = False
+        if _wants_ansi_theme():
+            self.theme = "ansi-dark"
+
+    # ----- lifecycle -------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.preload_torch:
+            self.call_after_refresh(self._preload_torch)
+
+    @work(thread=True, group="preload")
+    def _preload_torch(self) -> None:
+        import tuirnn.training  # noqa: F401  (warms the import so Start is instant)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start training", "Train the current configuration", self.start_training)
+        yield SystemCommand("Pause or resume training", "Toggle pause", self.toggle_pause)
+        yield SystemCommand("Stop training", "Stop after this step and save a checkpoint", self.stop_training)
+        yield SystemCommand("Save checkpoint now", "Write the latest checkpoint", self.save_now)
+        for mode, _, _ in MODE_KEYS:
+            yield SystemCommand(f"Go to {mode}", f"Open the {mode} screen", lambda m=mode: self.switch_mode(m))
+        yield SystemCommand("Help", "Show the key bindings", self.action_help)
+
+    # ----- training --------------------------------------------------------------------------------
+    def _notify_training(self, event: Event | None) -> None:
+        self.post_message(TrainingChanged(event))
+
+    def start_training(self, resume_dir: Path | None = None) -> None:
+        if self.feed.active:
+            self.notify("A run is already training: stop it first (x).", severity="warning")
+            return
+        try:
+            config = validate(self.config) if resume_dir is None else None
+        except ConfigError as exc:
+            self.notify(f"Cannot start: {exc}", severity="error", timeout=8)
+            return
+        self.trainer = None
+        self.feed = TrainingFeed(self._notify_training, status="starting", message="loading corpus and torch...")
+        self.training_idle.clear()
+        self.post_message(TrainingChanged(None))
+        self._train(config, resume_dir)
+
+    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
+    def _train(self, config: RunConfig | None, resume_dir: Path | None) -> None:
+        worker = get_current_worker()
+        feed = self.feed
+        try:
+            from tuirnn.catalog import open_corpus
+            from tuirnn.runs import RunDir, RunError, new_run_name
+            from tuirnn.training import Trainer
+
+            try:
+                if resume_dir is not None:
+                    run = RunDir.open(resume_dir)
+                    config = run.config
+                assert config is not None
+                d = config.data
+                corpus = open_corpus(d.corpus, self.data_dir, d.newlines_to_spaces, d.encoding_errors)
+                if resume_dir is None:
+                    name = new_run_name(config, corpus.name)
+                    run = RunDir.create(self.models_dir / name, config, corpus.vocab,
+                                        {"corpus": corpus.name, "corpus_source": corpus.source,
+                                         "corpus_sha256": corpus.sha256})
+            except (ConfigError, CorpusError, RunError, OSError) as exc:
+                feed(Failed(0, "error", str(exc), None))
+                return
+            control = TrainingControl(cancelled=lambda: worker.is_cancelled)
+            trainer = Trainer(config, corpus, run, resume=resume_dir is not None, control=control)
+            trainer.subscribe(feed)
+            self.trainer = trainer
+            if worker.is_cancelled:
+                feed(Finished(0, "stopped", None, None, None, run.path))
+            else:
+                trainer.run()
+        finally:
+            self.training_idle.set()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "training":
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.feed(Failed(0, "error", f"{type(error).__name__}: {error}", self.feed.run_dir))
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) and self._quitting:
+            self.exit(0)
+
+    def on_training_changed(self, message: TrainingChanged) -> None:
+        event = message.event
+        if isinstance(event, Failed):
+            self.notify(event.message, title="Training failed", severity="error", timeout=10)
+        elif isinstance(event, Finished) and not self._quitting:
+            self.notify(self.feed.message, title="Training " + event.reason)
+        if isinstance(self.screen, TrainScreen):
+            self.screen.show_feed(self.feed, message.event)
+
+    def toggle_pause(self) -> None:
+        if self.trainer is None or not self.feed.active:
+            self.notify("Nothing is training.", severity="warning")
+            return
+        control = self.trainer.control
+        control.resume() if control.paused else control.pause()
+
+    def stop_training(self) -> None:
+        if not self.feed.active:
+            self.notify("Nothing is training.", severity="warning")
+            return
+        self.feed.status = "stopping"
+        self.feed.message = "stopping after this step and saving a checkpoint..."
+        self.post_message(TrainingChanged(None))
+        if self.trainer is not None:
+            self.trainer.control.stop()
+        else:  # still loading: the worker checks for cancellation before it starts the trainer
+            self.workers.cancel_group(self, "training")
+
+    def save_now(self) -> None:
+        if self.trainer is None or not self.feed.active:
+            self.notify("Nothing is training.", severity="warning")
+            return
+        self.trainer.control.request_save()
+        self.notify("A checkpoint will be written after this step.")
+
+    # ----- app actions -----------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_quit_app(self) -> None:
+        if not self.feed.active:
+            self.exit(0)
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self.shutdown_training()
+
+        self.push_screen(ConfirmScreen("A run is training. Save a checkpoint and quit?", "Save and quit"), answered)
+
+    def shutdown_training(self) -> None:
+        """Stop the trainer (it saves a checkpoint), then exit once the worker has finished."""
+        self._quitting = True
+        if self.training_idle.is_set():
+            self.exit(0)
+            return
+        self.notify("Saving a checkpoint before quitting...", timeout=30)
+        self.stop_training()
+
+    def hang_up(self) -> None:
+        """From a signal handler: stop and save without waiting for the (possibly dead) terminal."""
+        if self.trainer is not None:
+            self.trainer.control.stop()
+        self._quitting = True
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self.shutdown_training)
+
+
+def run_app(models_dir: Path, data_dir: Path) -> int:
+    app = TuirnnApp(models_dir, data_dir)
+
+    def on_signal(signum: int, frame: object) -> None:
+        app.hang_up()
+
+    for name in ("SIGHUP", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_signal)
+    try:
+        app.run()
+    finally:
+        if app.trainer is not None:
+            app.trainer.control.stop()
+        app.training_idle.wait(timeout=600)
+    return 0

@@ -1,0 +1,104 @@
+"""The training dashboard: start/pause/stop, live numbers, sparklines, the loss chart and samples."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline
+
+from tuirnn.events import Event, Sampled
+from tuirnn.tui.feed import TrainingFeed
+from tuirnn.tui.widgets.loss_chart import Curve, LossChart
+from tuirnn.tui.widgets.sample_pane import SamplePane
+from tuirnn.tui.widgets.stats import Stats
+
+if TYPE_CHECKING:
+    from tuirnn.tui.app import TuirnnApp
+
+SPARK_POINTS = 120
+CHART_POINTS = 1500
+
+
+def _thin(steps: list[int], values: list[float], limit: int) -> tuple[list[int], list[float]]:
+    stride = max(1, len(steps) // limit)
+    return steps[::stride], values[::stride]
+
+
+class TrainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("s", "start", "Start", id="train-start"),
+        Binding("p", "pause", "Pause/resume", id="train-pause"),
+        Binding("x", "stop", "Stop & save", id="train-stop"),
+        Binding("c", "checkpoint", "Save now", id="train-save"),
+        Binding("l", "log_scale", "Log scale", id="train-log"),
+    ]
+
+    @property
+    def tuirnn(self) -> TuirnnApp:
+        return cast("TuirnnApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="train-top"):
+            with Vertical(id="train-side"):
+                yield Stats(id="stats")
+                yield Label("train loss", classes="spark-label")
+                yield Sparkline([], id="loss-spark")
+                yield Label("val loss", classes="spark-label")
+                yield Sparkline([], id="val-spark")
+            yield LossChart(id="loss-chart")
+        with Horizontal(id="train-progress"):
+            yield ProgressBar(total=None, show_eta=False, id="progress")
+            yield Label("", id="train-message")
+        yield SamplePane(id="samples")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Train"
+        self.show_feed(self.tuirnn.feed, None)
+
+    def on_screen_resume(self) -> None:
+        self.show_feed(self.tuirnn.feed, None)
+
+    def show_feed(self, feed: TrainingFeed, event: Event | None) -> None:
+        self.query_one(Stats).show(feed)
+        self.query_one("#loss-spark", Sparkline).data = feed.losses[-SPARK_POINTS:]
+        self.query_one("#val-spark", Sparkline).data = feed.val_losses[-SPARK_POINTS:]
+        progress = self.query_one(ProgressBar)
+        if feed.latest is not None:
+            progress.update(total=feed.latest.total_steps, progress=feed.latest.step)
+        elif feed.started is not None:
+            progress.update(total=feed.started.total_steps, progress=feed.started.start_step)
+        message = feed.message or self._idle_message()
+        self.query_one("#train-message", Label).update(message)
+        if event is None or not isinstance(event, Sampled):
+            steps, losses = _thin(feed.steps, feed.losses, CHART_POINTS)
+            self.query_one(LossChart).show([
+                Curve("train", steps, losses, "cyan"),
+                Curve("val", feed.val_steps, feed.val_losses, "orange"),
+            ])
+        self.query_one(SamplePane).show(feed.samples)
+
+    def _idle_message(self) -> str:
+        c = self.tuirnn.config
+        return (f"ready: {c.model.cell} {c.model.layers}x{c.model.hidden_size} on {c.data.corpus}; "
+                "s starts, 2 edits the model")
+
+    def action_start(self) -> None:
+        self.tuirnn.start_training()
+
+    def action_pause(self) -> None:
+        self.tuirnn.toggle_pause()
+
+    def action_stop(self) -> None:
+        self.tuirnn.stop_training()
+
+    def action_checkpoint(self) -> None:
+        self.tuirnn.save_now()
+
+    def action_log_scale(self) -> None:
+        self.query_one(LossChart).toggle_log_scale()

@@ -1,0 +1,41 @@
+"""The evolving samples of a run, newest on top: watch noise turn into text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tuirnn.events import Sampled
+
+
+class SamplePane(VerticalScroll):
+    can_focus = True
+
+    def __init__(self, **kwargs: object):
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown = 0
+        self._body = Static(self._placeholder(), id="sample-text")
+
+    @staticmethod
+    def _placeholder() -> Text:
+        return Text("Samples from the model appear here while it trains.", style="dim")
+
+    def compose(self):  # type: ignore[override]
+        yield self._body
+
+    def show(self, samples: Sequence[Sampled]) -> None:
+        if len(samples) == self._shown:
+            return
+        self._shown = len(samples)
+        if not samples:
+            self._body.update(self._placeholder())
+            return
+        text = Text()
+        for sample in reversed(samples):
+            text.append(f"step {sample.step}  ", style="bold cyan")
+            text.append(sample.prompt, style="bold")
+            text.append(sample.text.replace("\n", " ⏎ ") + "\n\n")
+        self._body.update(text)
