@@ -6,9 +6,7 @@ give the same text on the same device, and the global RNG (and so a training run
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
@@ -17,44 +15,7 @@ from tuirnn.corpus import Vocabulary
 from tuirnn.devices import pick_device
 from tuirnn.models import CharRNN
 from tuirnn.runs import RunDir
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    length: int = 300
-    temperature: float = 1.0
-    top_k: int = 0
-    """Keep only the k most likely characters; 0 keeps all."""
-    top_p: float = 1.0
-    """Keep the smallest set of characters whose probability reaches p; 1.0 keeps all."""
-    greedy: bool = False
-    seed: int | None = None
-    """None picks a fresh seed, reported by the generator."""
-
-    def check(self) -> None:
-        if self.length < 0:
-            raise ValueError("length must not be negative")
-        if not self.greedy and self.temperature <= 0:
-            raise ValueError("temperature must be positive (or use greedy)")
-        if self.top_k < 0:
-            raise ValueError("top_k must not be negative (0 keeps all characters)")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError("top_p must be in (0, 1]")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise ValueError("seed must be a non-negative integer")
-
-
-@dataclass(frozen=True)
-class GeneratedChar:
-    char: str
-    probability: float
-    """The probability the model gave this character (before temperature and filtering)."""
-    top: tuple[tuple[str, float], ...]
-    """The most likely next characters after this one, with their probabilities."""
-
-
-def new_seed() -> int:
-    return secrets.randbelow(2**31)
+from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 
 
 def _filter(probs: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:

@@ -67,6 +67,8 @@ class TuirnnApp(App[int]):
         self.training_idle.set()
         self.preload_torch = preload_torch
         self._quitting = False
+        self.generate_target: Path | None = None
+        """The run the Generate screen should open next (set by the Runs screen)."""
         if _wants_ansi_theme():
             self.theme = "ansi-dark"
 
@@ -186,6 +188,14 @@ class TuirnnApp(App[int]):
             return
         self.trainer.control.request_save()
         self.notify("A checkpoint will be written after this step.")
+
+    def open_in_generate(self, run_path: Path) -> None:
+        self.generate_target = Path(run_path)
+        self.switch_mode("generate")
+
+    def resume_run(self, run_path: Path) -> None:
+        self.start_training(resume_dir=Path(run_path))
+        self.switch_mode("train")
 
     # ----- app actions -----------------------------------------------------------------------------
     def action_help(self) -> None:

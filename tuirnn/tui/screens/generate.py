@@ -1,14 +1,335 @@
-"""The generate screen (being built)."""
+"""Interactive, seeded generation from a saved run or from the run being trained.
+
+The prompt box takes the text; everything else is on single keys while the output has focus. Every
+change of a setting regenerates with the same seed, so its effect is seen on the same draw of chance.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from tuirnn.runs import RunError, list_runs
+from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
+
+if TYPE_CHECKING:
+    from tuirnn.sampling import Generator
+    from tuirnn.tui.app import TuirnnApp
+
+CURRENT_RUN = "__training__"
+TEMPERATURE = Binding.Group("Temp", compact=True)
+TOP_K = Binding.Group("Top-k", compact=True)
+LENGTH = Binding.Group("Len", compact=True)
+SEED = Binding.Group("Seed", compact=True)
+POST_INTERVAL_S = 0.03
+TOP_K_STEPS = (0, 1, 2, 3, 5, 10, 20, 40)
+SHADES = ((0.1, "red"), (0.3, "dark_orange"), (0.6, "yellow"), (0.9, "green"))
+
+
+def shade(probability: float) -> str:
+    """Colour of a generated character: red where the model was unsure, plain where it was confident."""
+    for limit, colour in SHADES:
+        if probability < limit:
+            return colour
+    return ""
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    settings: SamplingSettings
+
+
+class GenerationUpdate(Message):
+    def __init__(self, chars: list[GeneratedChar], seed: int | None, done: bool, error: str | None = None):
+        super().__init__()
+        self.chars = chars
+        self.seed = seed
+        self.done = done
+        self.error = error
 
 
 class GenerateScreen(Screen[None]):
+    CSS_PATH = "generate.tcss"
+    BINDINGS = [
+        Binding("r", "regenerate", "Same seed", id="gen-regenerate"),
+        Binding("n", "new_seed", "New seed", id="gen-new-seed"),
+        Binding("c", "continue_text", "Continue", id="gen-continue"),
+        Binding("t", "temperature(-0.1)", "Temperature down", group=TEMPERATURE, id="gen-temp-down"),
+        Binding("T", "temperature(0.1)", "Temperature up", group=TEMPERATURE, id="gen-temp-up"),
+        Binding("k", "top_k(-1)", "Top-k down", group=TOP_K, id="gen-topk-down"),
+        Binding("K", "top_k(1)", "Top-k up", group=TOP_K, id="gen-topk-up"),
+        Binding("left_square_bracket", "length(-50)", "Shorter", group=LENGTH, id="gen-len-down"),
+        Binding("right_square_bracket", "length(50)", "Longer", group=LENGTH, id="gen-len-up"),
+        Binding("minus", "seed(-1)", "Previous seed", group=SEED, id="gen-seed-down"),
+        Binding("equals_sign", "seed(1)", "Next seed", group=SEED, id="gen-seed-up"),
+        Binding("g", "greedy", "Greedy", id="gen-greedy"),
+        Binding("s", "save", "Save", id="gen-save"),
+        Binding("slash,i", "edit_prompt", "Prompt", id="gen-prompt"),
+        Binding("escape", "leave_prompt", "Done typing", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = SamplingSettings(length=300, temperature=0.8, seed=1)
+        self.request: Request | None = None
+        self.generated: list[GeneratedChar] = []
+        self.prompt_used = ""
+        self.run_path: Path | None = None
+        self._generators: dict[str, tuple[float, Generator]] = {}
+        self._busy = False
+
+    @property
+    def tuirnn(self) -> TuirnnApp:
+        return cast("TuirnnApp", self.app)
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Generate")
+        with Horizontal(id="gen-source"):
+            yield Select([], prompt="choose a run", id="gen-run", allow_blank=True)
+            yield Input(placeholder="prompt, then Enter", id="gen-prompt-input")
+        yield Label("", id="gen-settings")
+        with Horizontal(id="gen-main"):
+            with VerticalScroll(id="gen-output-box"):
+                yield Static("", id="gen-output")
+            with Vertical(id="gen-side"):
+                yield Static("", id="gen-top")
+                yield Static(self._legend(), id="gen-legend")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Generate"
+        self.query_one("#gen-output-box").can_focus = True
+        self._refresh_runs()
+        self._show_settings()
+        self._show_output()
+        self.query_one("#gen-prompt-input", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self._refresh_runs()
+
+    # ----- run selection ---------------------------------------------------------------------------
+    def _refresh_runs(self) -> None:
+        options: list[tuple[str, str]] = []
+        feed = self.tuirnn.feed
+        if feed.active and feed.run_dir is not None:
+            options.append((f"● training now: {feed.run_dir.name}", CURRENT_RUN))
+        for summary in list_runs(self.tuirnn.models_dir):
+            if summary.steps > 0:
+                options.append((summary.name, str(summary.path)))
+        select = self.query_one("#gen-run", Select)
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+        target = self.tuirnn.generate_target
+        self.tuirnn.generate_target = None
+        values = [value for _, value in options]
+        wanted = str(target) if target is not None else str(self.run_path) if self.run_path else None
+        if wanted in values:
+            select.value = wanted
+            self.run_path = Path(wanted)
+        elif values and self.run_path is None:
+            select.value = values[0]
+            self.run_path = None if values[0] == CURRENT_RUN else Path(values[0])
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK:
+            return
+        self.run_path = None if event.value == CURRENT_RUN else Path(str(event.value))
+        if self.request is not None:
+            self._start(self.request)
+
+    def _selected(self) -> str | None:
+        value = self.query_one("#gen-run", Select).value
+        return None if value is Select.BLANK else str(value)
+
+    # ----- generation ------------------------------------------------------------------------------
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._start(Request(event.value, self.settings))
+        self.query_one("#gen-output-box").focus()
+
+    def _start(self, request: Request) -> None:
+        source = self._selected()
+        if source is None:
+            self.notify("No run to generate from: train one first (1, then s).", severity="warning")
+            return
+        self.request = request
+        self.prompt_used = request.prompt
+        self.generated = []
+        self._show_output()
+        self._generate(source, request)
+
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    def _generate(self, source: str, request: Request) -> None:
+        worker = get_current_worker()
+        try:
+            generator = self._generator(source)
+            batch: list[GeneratedChar] = []
+            last_post = time.monotonic()
+            for char in generator.stream(request.prompt, request.settings):
+                if worker.is_cancelled:
+                    return
+                batch.append(char)
+                if time.monotonic() - last_post >= POST_INTERVAL_S:
+                    self.post_message(GenerationUpdate(batch, generator.seed, False))
+                    batch, last_post = [], time.monotonic()
+            self.post_message(GenerationUpdate(batch, generator.seed, True))
+        except Exception as exc:  # noqa: BLE001  (any failure becomes a visible message)
+            self.post_message(GenerationUpdate([], None, True, _describe(exc)))
+
+    def _generator(self, source: str) -> Generator:
+        """Load (or reuse) the weights: a saved run's best checkpoint, or a copy of the training model."""
+        from tuirnn.models import CharRNN
+        from tuirnn.runs import RunDir
+        from tuirnn.sampling import Generator, generator_for_run
+
+        if source == CURRENT_RUN:
+            trainer = self.tuirnn.trainer
+            if trainer is None or getattr(trainer, "model", None) is None:
+                raise RunError("the training run has no model yet")
+            with trainer.model_lock:
+                weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+            model = CharRNN(trainer.config.model, len(trainer.corpus.vocab)).to(trainer.device)
+            model.load_state_dict(weights)
+            return Generator(model, trainer.corpus.vocab, trainer.device)
+        run = RunDir.open(Path(source))
+        checkpoint = run.checkpoint_for("best")
+        stamp = checkpoint.stat().st_mtime
+        cached = self._generators.get(source)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, generator_for_run(run, "best"))
+            self._generators[source] = cached
+        return cached[1]
+
+    def on_generation_update(self, message: GenerationUpdate) -> None:
+        if message.error:
+            self.notify(message.error, title="Cannot generate", severity="error", timeout=8)
+        self.generated.extend(message.chars)
+        if message.seed is not None and message.seed != self.settings.seed:
+            self.settings = replace(self.settings, seed=message.seed)
+            self._show_settings()
+        self._show_output()
+
+    # ----- display ---------------------------------------------------------------------------------
+    def _show_settings(self) -> None:
+        s = self.settings
+        mode = "greedy" if s.greedy else f"temp {s.temperature:.1f}  top-k {s.top_k or 'off'}"
+        seed = "-" if s.greedy else str(s.seed)
+        self.query_one("#gen-settings", Label).update(f"seed {seed}  {mode}  length {s.length}")
+
+    def _show_output(self) -> None:
+        text = Text(self.prompt_used, style="bold")
+        for char in self.generated:
+            text.append(char.char, style=shade(char.probability))
+        if not self.prompt_used and not self.generated:
+            text = Text("Type a prompt and press Enter; then r, n, c, t/T, k/K, [/], -/=, g change the draw.",
+                        style="dim")
+        self.query_one("#gen-output", Static).update(text)
+        self.query_one("#gen-top", Static).update(self._top_table())
+
+    def _top_table(self) -> Table:
+        table = Table(title="next char", box=None, show_header=False, padding=(0, 1))
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        table.add_column(no_wrap=True)
+        if self.generated:
+            for char, probability in self.generated[-1].top:
+                label = {" ": "␠", "\n": "⏎", "\t": "⇥"}.get(char, char)
+                table.add_row(label, f"{probability:.2f}", "█" * max(1, round(probability * 10)))
+        return table
+
+    @staticmethod
+    def _legend() -> Text:
+        legend = Text("p<0.1 ", style="red")
+        legend.append("<0.3 ", style="dark_orange").append("<0.6 ", style="yellow").append("<0.9 ", style="green")
+        return legend.append("sure")
+
+    def text(self) -> str:
+        return self.prompt_used + "".join(c.char for c in self.generated)
+
+    # ----- actions ---------------------------------------------------------------------------------
+    def _update(self, **changes: Any) -> None:
+        candidate = replace(self.settings, **changes)
+        try:
+            candidate.check()
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.settings = candidate
+        self._show_settings()
+        if self.request is not None:
+            self._start(Request(self.request.prompt, self.settings))
+
+    def action_regenerate(self) -> None:
+        prompt = self.request.prompt if self.request else self.query_one("#gen-prompt-input", Input).value
+        self._start(Request(prompt, self.settings))
+
+    def action_new_seed(self) -> None:
+        self._update(seed=new_seed(), greedy=False)
+
+    def action_continue_text(self) -> None:
+        if not self.generated:
+            self.action_regenerate()
+            return
+        self.settings = replace(self.settings, seed=new_seed())
+        self._show_settings()
+        self._start(Request(self.text(), self.settings))
+
+    def action_temperature(self, delta: float) -> None:
+        self._update(temperature=round(max(0.1, min(3.0, self.settings.temperature + delta)), 1))
+
+    def action_top_k(self, direction: int) -> None:
+        index = TOP_K_STEPS.index(self.settings.top_k) if self.settings.top_k in TOP_K_STEPS else 0
+        self._update(top_k=TOP_K_STEPS[max(0, min(len(TOP_K_STEPS) - 1, index + direction))])
+
+    def action_length(self, delta: int) -> None:
+        self._update(length=max(50, min(5000, self.settings.length + delta)))
+
+    def action_seed(self, delta: int) -> None:
+        self._update(seed=max(0, (self.settings.seed or 0) + delta), greedy=False)
+
+    def action_greedy(self) -> None:
+        self._update(greedy=not self.settings.greedy)
+
+    def action_edit_prompt(self) -> None:
+        self.query_one("#gen-prompt-input", Input).focus()
+
+    def action_leave_prompt(self) -> None:
+        self.query_one("#gen-output-box").focus()
+
+    def action_save(self) -> None:
+        if not self.generated:
+            self.notify("Nothing generated yet.", severity="warning")
+            return
+        from tuirnn.atomic import atomic_write_bytes
+
+        base = self.run_path or self.tuirnn.feed.run_dir or self.tuirnn.models_dir
+        seed = "greedy" if self.settings.greedy else f"seed{self.settings.seed}"
+        path = Path(base) / "generated" / f"{time.strftime('%Y%m%d-%H%M%S')}-{seed}.txt"
+        try:
+            atomic_write_bytes(path, self.text().encode("utf-8"))
+        except OSError as exc:
+            self.notify(f"Cannot save: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"Saved to {path}")
+
+
+def _describe(exc: Exception) -> str:
+    from tuirnn.checkpoint import CheckpointError
+    from tuirnn.corpus import CorpusError
+
+    if isinstance(exc, (CorpusError, CheckpointError, RunError, ValueError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -46,10 +46,12 @@ class TrainScreen(Screen[None]):
         with Horizontal(id="train-top"):
             with Vertical(id="train-side"):
                 yield Stats(id="stats")
-                yield Label("train loss", classes="spark-label")
-                yield Sparkline([], id="loss-spark")
-                yield Label("val loss", classes="spark-label")
-                yield Sparkline([], id="val-spark")
+                with Horizontal(classes="spark-row"):
+                    yield Label("loss", classes="spark-label")
+                    yield Sparkline([], id="loss-spark")
+                with Horizontal(classes="spark-row"):
+                    yield Label("val", classes="spark-label")
+                    yield Sparkline([], id="val-spark")
             yield LossChart(id="loss-chart")
         with Horizontal(id="train-progress"):
             yield ProgressBar(total=None, show_eta=False, id="progress")

@@ -24,18 +24,15 @@ class Stats(Static):
         table.add_column(style="dim", no_wrap=True)
         table.add_column(no_wrap=True)
         m = feed.latest
-        table.add_row("status", f"[{STATUS_STYLE.get(feed.status, '')}]{feed.status}[/]")
+        device = feed.started.device if feed.started else "-"
+        table.add_row("status", f"[{STATUS_STYLE.get(feed.status, '')}]{feed.status}[/] on {device}")
         table.add_row("run", feed.run_dir.name if feed.run_dir else "-")
-        table.add_row("device", feed.started.device if feed.started else "-")
-        if m is not None:
-            table.add_row("step", f"{m.step:,}/{m.total_steps:,}  epoch {m.epoch:.2f}")
-        else:
-            table.add_row("step", "-")
+        table.add_row("step", f"{m.step:,}/{m.total_steps:,}  ep {m.epoch:.2f}" if m else "-")
         val = feed.val_losses[-1] if feed.val_losses else None
         table.add_row("loss", f"{_num(m.loss if m else None, '.4f')}  val {_num(val, '.4f')}")
         table.add_row("val bpc", f"{_num(val / math.log(2) if val else None, '.3f')}  best {_num(feed.best_val_loss, '.4f')}")
-        table.add_row("chars/s", _num(m.chars_per_s if m else None, ",.0f"))
-        table.add_row("ETA", format_duration(m.eta_s) if m and feed.status == "training" else "-")
+        eta = format_duration(m.eta_s) if m and feed.status == "training" else "-"
+        table.add_row("chars/s", f"{_num(m.chars_per_s if m else None, ',.0f')}  ETA {eta}")
         table.add_row("grad/lr", f"{_num(m.grad_norm if m else None, '.3f')}  {_num(m.lr if m else None, '.1e')}")
         if m is not None and m.memory_bytes is not None:
             table.add_row("GPU mem", f"{m.memory_bytes / 2**20:,.0f} MiB")
