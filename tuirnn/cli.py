@@ -104,6 +104,8 @@ def build_parser() -> Parser:
                     "Run without arguments to open the terminal app.")
     parser.add_argument("--models-dir", type=Path, default=None, help="where runs live (default: ./models)")
     parser.add_argument("--data-dir", type=Path, default=None, help="where corpora are cached (default: ./data)")
+    parser.add_argument("--config", dest="app_config", type=Path, default=None,
+                        help="open the app with this TOML configuration")
     commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model headless", description="Train a model headless.")
@@ -382,12 +384,10 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def open_app(args: argparse.Namespace) -> int:
-    try:
-        from tuirnn.tui.app import run_app
-    except ImportError:
-        _err("the terminal app is not part of this build yet; see `tuirnn --help` for the headless commands")
-        return EXIT_USAGE
-    return run_app(models_dir=_models_dir(args), data_dir=_data_dir(args))
+    from tuirnn.tui.app import run_app
+
+    config = load_toml(args.app_config) if args.app_config else None
+    return run_app(models_dir=_models_dir(args), data_dir=_data_dir(args), config=config)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

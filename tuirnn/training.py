@@ -207,10 +207,15 @@ class Trainer:
             if control.paused:
                 paused_at = time.perf_counter()
                 self._emit(Paused(self.step))
-                control.wait_while_paused()
+                while control.paused:  # a save request wakes the wait: save, then stay paused
+                    control.wait_while_paused()
+                    if control.take_save_request():
+                        self._save(model, optimizer, state, device)
                 progress.excluded_s += time.perf_counter() - paused_at
                 self._emit(Resumed(self.step))
             if control.stop_requested:
+                if progress.steps:  # report the partial interval so the curve ends where training did
+                    self._log(progress, loss_sum, loss, grad_norm, params, optimizer, per_epoch, chars_per_step)
                 self._save(model, optimizer, state, device)
                 return self._finish("stopped")
             if control.take_save_request():
@@ -355,6 +360,10 @@ class Trainer:
     def _save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None, device: torch.device) -> None:
         if self.run_dir is None:
             return
+        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
+            # the loss is only read every log_every steps: never let a save overwrite the last good weights
+            raise NonFiniteLoss(f"the weights became NaN or infinite by step {self.step}; training stopped and "
+                                "the last good checkpoint is kept (try a lower learning rate or gradient clipping)")
         carried = state_tensors(state) if state is not None else []
         checkpoint = Checkpoint(self.step, model.state_dict(), self._info(), optimizer.state_dict(),
                                 rng_snapshot(device), carried)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from tuirnn.tui.screens.model import ModelScreen
 from tuirnn.tui.screens.runs import RunsScreen
 from tuirnn.tui.screens.train import TrainScreen
 
+GRACEFUL_EXIT_S = 5.0
 MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"))
 
 
@@ -224,21 +226,32 @@ class TuirnnApp(App[int]):
         self.notify("Saving a checkpoint before quitting...", timeout=30)
         self.stop_training()
 
-    def hang_up(self) -> None:
-        """From a signal handler: stop and save without waiting for the (possibly dead) terminal."""
+    def hang_up(self, terminal_lost: bool) -> None:
+        """From a signal handler: stop and save without depending on the terminal.
+
+        Once the trainer has saved, the process exits even if Textual is stuck writing to a terminal
+        that no longer exists (SIGHUP); after SIGTERM it first gets a moment to restore the terminal.
+        """
         if self.trainer is not None:
             self.trainer.control.stop()
         self._quitting = True
+        threading.Thread(target=self._exit_when_saved, args=(terminal_lost,), daemon=True).start()
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self.shutdown_training)
 
+    def _exit_when_saved(self, terminal_lost: bool) -> None:
+        self.training_idle.wait(timeout=600)
+        if not terminal_lost:
+            time.sleep(GRACEFUL_EXIT_S)
+        os._exit(0)
 
-def run_app(models_dir: Path, data_dir: Path) -> int:
-    app = TuirnnApp(models_dir, data_dir)
+
+def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -> int:
+    app = TuirnnApp(models_dir, data_dir, config)
 
     def on_signal(signum: int, frame: object) -> None:
-        app.hang_up()
+        app.hang_up(terminal_lost=signum == getattr(signal, "SIGHUP", None))
 
     for name in ("SIGHUP", "SIGTERM"):
         if hasattr(signal, name):

@@ -1,0 +1,119 @@
+"""The app as a real process on a pseudo-terminal: a dropped SSH session (SIGHUP) or SIGTERM must save
+the run; and the core must never import textual."""
+
+from __future__ import annotations
+
+import ast
+import fcntl
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tuirnn.checkpoint import load_checkpoint
+from tuirnn.config import save_toml
+from tuirnn.runs import RunDir, list_runs
+from tui_helpers import tiny_config
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tuirnn"
+
+
+def test_core_never_imports_textual() -> None:
+    core_modules = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent)
+        if relative.parts[1] == "tui":
+            continue
+        core_modules.append(".".join(relative.with_suffix("").parts).removesuffix(".__init__"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "textual" or n.startswith(("textual.", "textual_")) for n in names), (
+                f"{relative} imports textual")
+    code = ("import importlib, sys\n"
+            f"for name in {[m for m in core_modules if m != 'tuirnn.__main__']!r}: importlib.import_module(name)\n"
+            "loaded = [m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext')]\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_app_module_does_not_import_torch_before_the_first_frame() -> None:
+    code = "import sys, tuirnn.cli, tuirnn.tui.app; assert 'torch' not in sys.modules, 'torch imported eagerly'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _spawn_app(tmp_path: Path, config_file: Path) -> tuple[int, int, list[bytes]]:
+    env = {**os.environ, "TERM": "xterm-256color", "TUIRNN_MODELS_DIR": str(tmp_path / "models"),
+           "TUIRNN_DATA_DIR": str(tmp_path / "data")}
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover  (the child becomes the app)
+        os.execvpe(sys.executable, [sys.executable, "-m", "tuirnn", "--config", str(config_file)], env)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    screen: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            screen.append(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return pid, master, screen
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _exit_status(pid: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError("the app did not exit")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_hangup_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzsche_path: Path, signum: int) -> None:
+    config_file = tmp_path / "tiny.toml"
+    save_toml(tiny_config(nietzsche_path, max_steps=1_000_000, eval_every=1_000_000, sample_every=0), config_file)
+    pid, master, screen = _spawn_app(tmp_path, config_file)
+    try:
+        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+        os.write(master, b"s")
+        metrics = lambda: list((tmp_path / "models").glob("*/metrics.jsonl"))  # noqa: E731
+        _wait(lambda: metrics() and metrics()[0].stat().st_size > 200, 60, "training to log metrics")
+        os.kill(pid, signum)
+        if signum == signal.SIGHUP:
+            os.close(master)  # the terminal is gone: every later write by the app fails
+        status = _exit_status(pid, 60)
+    finally:
+        if signum != signal.SIGHUP:
+            os.close(master)
+    assert os.WIFEXITED(status), f"the app died from signal {os.WTERMSIG(status) if os.WIFSIGNALED(status) else '?'}"
+    (summary,) = list_runs(tmp_path / "models")
+    run = RunDir.open(summary.path)
+    checkpoint = load_checkpoint(run.latest_path)
+    logged = max(int(r["step"]) for r in run.metrics())
+    assert checkpoint.step >= logged > 0
+    assert run.info["status"] == "stopped"
