@@ -24,30 +24,21 @@ class HelpScreen(ModalScreen[None]):
         self.over = over
 
     def _table(self) -> Table:
+        """The screen's bindings, then the app's, one row per action with all of its keys."""
         table = Table(box=None, expand=True, show_header=True, header_style="bold")
         table.add_column("key", no_wrap=True)
         table.add_column("action")
         table.add_column("where", no_wrap=True)
-        seen: set[tuple[str, str]] = set()
-        for key, active in self.over.active_bindings.items():
-            binding: Binding = active.binding
-            if not binding.description:
-                continue
-            where = "everywhere" if active.node is self.app else type(self.over).__name__.removesuffix("Screen")
-            entry = (binding.description, where)
-            if entry in seen:
-                continue
-            seen.add(entry)
-            keys = [self.app.get_key_display(b) for k, b in self._bindings_for(active.node, binding.action)]
-            table.add_row(" / ".join(dict.fromkeys(keys)) or key, binding.description, where)
+        screen_name = type(self.over).__name__.removesuffix("Screen")
+        for node, where in ((self.over, screen_name), (self.app, "everywhere")):
+            keys_by_action: dict[tuple[str, str], list[str]] = {}
+            for binding in Binding.make_bindings(type(node).BINDINGS):  # the node's own, not inherited
+                if binding.description:
+                    entry = keys_by_action.setdefault((binding.action, binding.description), [])
+                    entry.append(self.app.get_key_display(binding))
+            for (_, description), keys in keys_by_action.items():
+                table.add_row(" / ".join(dict.fromkeys(keys)), description, where)
         return table
-
-    @staticmethod
-    def _bindings_for(node: object, action: str) -> list[tuple[str, Binding]]:
-        found = []
-        for key, bindings in node._bindings.key_to_bindings.items():  # type: ignore[attr-defined]
-            found.extend((key, b) for b in bindings if b.action == action)
-        return found
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
