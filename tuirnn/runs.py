@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
+from tuirnn.atomic import atomic_write_bytes
 from tuirnn.config import ConfigError, RunConfig
 from tuirnn.corpus import CorpusError, Vocabulary
 
@@ -101,6 +101,8 @@ class RunDir:
     @classmethod
     def create(cls, path: Path, config: RunConfig, vocab: Vocabulary, info: dict[str, Any]) -> RunDir:
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{path} exists and is not a directory: pick another run name")
         if path.exists() and any(path.iterdir()):
             raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another name")
         path.mkdir(parents=True, exist_ok=True)
@@ -124,8 +126,11 @@ class RunDir:
             raise RunError(f"{path} is not a tuirnn run: {Path(exc.filename).name} is missing") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError, CorpusError) as exc:
             raise RunError(f"{path} has a damaged run file: {exc}") from None
-        remove_stale_temps(path)
         return cls(path, config, vocab, info)
+
+    def update_config(self, config: RunConfig) -> None:
+        self.config = config
+        _write_json(self.path / CONFIG_FILE, config.to_dict())
 
     def update_info(self, **values: Any) -> None:
         self.info.update({k: _finite_or_none(v) for k, v in values.items()})

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from tuirnn.atomic import remove_stale_temps
 from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_ids
 from tuirnn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from tuirnn.config import ConfigError, RunConfig, TrainConfig, validate
@@ -261,6 +262,7 @@ class Trainer:
         assert self.run_dir is not None
         if self.run_dir.vocab != self.corpus.vocab:
             raise CorpusError("the corpus's characters differ from the run's vocabulary: resume with the same corpus")
+        remove_stale_temps(self.run_dir.path)  # this process owns the run now: clear a killed writer's leftovers
         checkpoint = load_checkpoint(self.run_dir.latest_path, device)
         try:
             model.load_state_dict(checkpoint.model)

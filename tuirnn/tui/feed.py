@@ -39,6 +39,8 @@ class TrainingFeed:
     latest: StepMetrics | None = None
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    speeds: list[float] = field(default_factory=list)
+    """chars/s of each logged interval."""
     val_steps: list[int] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
     best_val_loss: float | None = None
@@ -52,6 +54,7 @@ class TrainingFeed:
             self.latest = event
             self.steps.append(event.step)
             self.losses.append(event.loss)
+            self.speeds.append(event.chars_per_s)
             now = time.monotonic()
             if now - self._last_post >= METRICS_INTERVAL_S or event.step == event.total_steps:
                 self._last_post = now

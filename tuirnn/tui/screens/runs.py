@@ -1,14 +1,312 @@
-"""The runs screen (being built)."""
+"""Saved runs: browse them, watch one that another process is training, compare two, resume, generate, delete.
+
+The highlighted run's loss curves and samples show below the table. While the screen is active a timer
+reads what the shown runs' logs gained (see `RunTail`), so a headless `tuirnn train` is watched live.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tuirnn.runs import RunError, RunSummary, delete_run, list_runs
+from tuirnn.tui.screens.confirm import ConfirmScreen
+from tuirnn.tui.widgets.loss_chart import Curve, LossChart
+from tuirnn.tui.widgets.run_tail import RunTail
+
+if TYPE_CHECKING:
+    from tuirnn.tui.app import TuirnnApp
+
+POLL_S = 1.0
+MAX_SAMPLES = 100
+CORPUS_WIDTH = 15
+MARK = "◆"
+SHOWN_COLORS = ("cyan", "orange")
+MARKED_COLORS = ("magenta", "green")
+STATUS_STYLES = {"running": "bold green", "failed": "red", "stopped": "yellow"}
+LIVE_STATUSES = frozenset({"created", "running"})
+COLUMNS = (("", "mark"), ("corpus", "corpus"), ("model", "model"), ("steps", "steps"), ("val", "loss"),
+           ("bpc", "bpc"), ("status", "status"), ("modified", "date"))
+
+
+def _number(value: float | None) -> Text:
+    return Text("–" if value is None else f"{value:.3f}", justify="right")
+
+
+def _cells(summary: RunSummary, marked: bool) -> list[Any]:
+    corpus = summary.corpus if len(summary.corpus) <= CORPUS_WIDTH else summary.corpus[:CORPUS_WIDTH - 1] + "…"
+    return [
+        Text(MARK if marked else "", style="bold magenta"),
+        corpus,
+        summary.architecture,
+        Text(str(summary.steps), justify="right"),
+        _number(summary.best_val_loss),
+        _number(summary.best_val_bpc),
+        Text(summary.status, style=STATUS_STYLES.get(summary.status, "")),
+        _date(summary.modified),
+    ]
+
+
+def _date(timestamp: float) -> str:
+    """Like `ls -l`: the time for this year's runs, the year for older ones; short enough for 80 columns."""
+    when = time.localtime(timestamp)
+    return time.strftime("%m-%d %H:%M" if when.tm_year == time.localtime().tm_year else "%Y-%m-%d", when)
+
+
+def _samples_text(samples: Sequence[dict[str, Any]]) -> Text:
+    if not samples:
+        return Text("No samples yet: a run writes one every sample_every steps.", style="dim")
+    text = Text()
+    for sample in reversed(samples[-MAX_SAMPLES:]):
+        text.append(f"step {sample.get('step', '?')}", style="bold cyan")
+        text.append(f"  seed {sample.get('seed', '?')}\n", style="dim")
+        text.append(str(sample.get("prompt", "")), style="bold")
+        text.append(str(sample.get("text", "")).replace("\n", " ⏎ ") + "\n\n")
+    return text
+
+
+class RunTable(DataTable[Any]):
+    """The runs list; Enter is shown in the Footer because it opens the run's samples."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="runs-open")]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.row_count > 0 if action == "select_cursor" else True
 
 
 class RunsScreen(Screen[None]):
+    CSS_PATH = "runs.tcss"
+    BINDINGS = [
+        Binding("escape", "back_to_list", "Runs list", id="runs-back"),
+        Binding("m,space", "mark", "Compare", id="runs-mark"),
+        Binding("g", "generate", "Generate", id="runs-generate"),
+        Binding("t", "resume", "Resume", id="runs-resume"),
+        Binding("d,delete", "delete", "Delete", id="runs-delete"),
+        Binding("l", "log_scale", "Log scale", id="runs-log"),
+        Binding("r", "refresh", "Refresh", id="runs-refresh"),
+    ]
+    RUN_ACTIONS = frozenset({"mark", "generate", "resume", "delete", "log_scale"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runs: dict[str, RunSummary] = {}
+        self._tails: dict[str, RunTail] = {}
+        self._shown: str | None = None
+        self._marked: str | None = None
+        self._dir_mtime: int | None = None
+
+    @property
+    def tuirnn(self) -> TuirnnApp:
+        return cast("TuirnnApp", self.app)
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Runs")
+        yield RunTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="runs-empty")
+        with Horizontal(id="runs-detail"):
+            yield LossChart(title="", id="runs-chart")
+            with VerticalScroll(id="runs-samples"):
+                yield Static(id="runs-samples-text")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Runs"
+        table = self.query_one(RunTable)
+        for label, key in COLUMNS:
+            table.add_column(label, key=key, width=len(MARK) if key == "mark" else None)
+        self.query_one("#runs-samples").border_title = "samples, newest first"
+        self.query_one("#runs-empty", Static).update(
+            f"No runs in {self.tuirnn.models_dir} yet.\n\nPress 1 to train one here, or run `tuirnn train` in a "
+            "shell: runs appear here as they are saved, and one being trained is followed live."
+        )
+        self._timer = self.set_interval(POLL_S, self._tick, pause=True)
+
+    def on_screen_resume(self) -> None:
+        self._load()
+        self._timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        self._timer.pause()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Run actions leave the Footer while there is no run; Escape only shows away from the list."""
+        if action in self.RUN_ACTIONS:
+            return bool(self._runs)
+        if action == "back_to_list":
+            return self.focused is not self.query_one(RunTable)
+        return True
+
+    # ----- the list --------------------------------------------------------------------------------
+    def _load(self) -> None:
+        """Re-read models/, keeping the cursor on the same run."""
+        dir_mtime = self._models_dir_mtime()
+        try:
+            runs = list_runs(self.tuirnn.models_dir)
+        except OSError:  # a file renamed away mid-listing by a run being written: the next tick lists again
+            self._dir_mtime = None
+            return
+        self._dir_mtime = dir_mtime
+        self._runs = {str(summary.path): summary for summary in runs}
+        if self._marked not in self._runs:
+            self._marked = None
+        table = self.query_one(RunTable)
+        selected = self._selected()
+        table.clear()
+        for key, summary in self._runs.items():
+            table.add_row(*_cells(summary, key == self._marked), key=key)
+        if selected in self._runs:
+            table.move_cursor(row=table.get_row_index(selected))
+        self.set_class(not runs, "-empty")
+        self.refresh_bindings()
+        self._shown = self._selected()
+        self._poll(redraw=True)
+
+    def _models_dir_mtime(self) -> int | None:
+        """Changes when a run directory is created or removed, by this process or another."""
+        try:
+            return self.tuirnn.models_dir.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _selected(self) -> str | None:
+        table = self.query_one(RunTable)
+        if not table.row_count:
+            return None
+        return table.ordered_rows[table.cursor_row].key.value
+
+    def _tick(self) -> None:
+        if self._models_dir_mtime() != self._dir_mtime:
+            self._load()
+        else:
+            self._poll()
+
+    # ----- the detail ------------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key != self._shown:
+            self._shown = key
+            self.query_one("#runs-samples").scroll_home(animate=False)
+            self._poll(redraw=True)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.query_one("#runs-samples").focus()
+
+    def _poll(self, redraw: bool = False) -> None:
+        """Read what the logs of the shown runs, and of runs still training, gained since the last poll.
+
+        Rows follow every run that is training; the detail is redrawn only when a shown run changed.
+        """
+        shown = [key for key in (self._shown, self._marked) if key is not None]
+        live = [key for key, summary in self._runs.items() if summary.status in LIVE_STATUSES]
+        self._tails = {key: self._tails.get(key) or RunTail(Path(key)) for key in dict.fromkeys(shown + live)}
+        for key, tail in self._tails.items():
+            if tail.poll():
+                self._update_row(key, tail)
+                redraw = redraw or key in shown
+        if redraw:
+            self._draw()
+
+    def _update_row(self, key: str, tail: RunTail) -> None:
+        summary = tail.summarize(self._runs[key])
+        self._runs[key] = summary
+        table = self.query_one(RunTable)
+        for (_, column), value in zip(COLUMNS, _cells(summary, key == self._marked)):
+            table.update_cell(key, column, value, update_width=True)
+
+    def _curves(self, key: str, prefix: str, colors: tuple[str, str]) -> list[Curve]:
+        metrics = self._tails[key].metrics
+        return [
+            Curve(prefix + "train", metrics.steps, metrics.losses, colors[0]),
+            Curve(prefix + "val", metrics.val_steps, metrics.val_losses, colors[1]),
+        ]
+
+    def _draw(self) -> None:
+        chart = self.query_one(LossChart)
+        curves: list[Curve] = []
+        if self._shown is not None:
+            curves += self._curves(self._shown, "", SHOWN_COLORS)
+        if self._marked is None:
+            chart.border_subtitle = "m marks a run to compare"
+        elif self._marked == self._shown:
+            chart.border_subtitle = f"{MARK} marked: highlight another run to compare"
+        else:
+            curves += self._curves(self._marked, MARK + " ", MARKED_COLORS)
+            chart.border_subtitle = f"vs {MARK} {Path(self._marked).name}"
+        chart.border_title = Path(self._shown).name if self._shown else ""
+        chart.show(curves)
+        samples = self._tails[self._shown].samples if self._shown is not None else []
+        self.query_one("#runs-samples-text", Static).update(_samples_text(samples))
+
+    # ----- actions ---------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self._load()
+
+    def action_back_to_list(self) -> None:
+        self.query_one(RunTable).focus()
+
+    def action_log_scale(self) -> None:
+        self.query_one(LossChart).toggle_log_scale()
+
+    def action_mark(self) -> None:
+        """Marks the highlighted run to overlay on the chart; marking it again clears the mark."""
+        key = self._selected()
+        if key is None:
+            return
+        previous, self._marked = self._marked, None if key == self._marked else key
+        table = self.query_one(RunTable)
+        for changed in {previous, self._marked} - {None}:
+            table.update_cell(changed, "mark", _cells(self._runs[changed], changed == self._marked)[0])
+        self._poll(redraw=True)
+
+    def action_generate(self) -> None:
+        key = self._selected()
+        if key is not None:
+            self.tuirnn.open_in_generate(Path(key))
+
+    def action_resume(self) -> None:
+        """A run marked running while this app trains nothing may be training in another process: ask first."""
+        key = self._selected()
+        if key is None:
+            return
+        summary = self._runs[key]
+
+        def answered(resume: bool | None) -> None:
+            if resume:
+                self.tuirnn.resume_run(summary.path)
+
+        if summary.status == "running" and not self.tuirnn.feed.active:
+            question = f"{summary.name} is marked running: another process may be training it. Resume it here anyway?"
+            self.app.push_screen(ConfirmScreen(question, "Resume"), answered)
+        else:
+            answered(True)
+
+    def action_delete(self) -> None:
+        key = self._selected()
+        if key is None:
+            return
+        summary = self._runs[key]
+        feed = self.tuirnn.feed
+        if feed.active and feed.run_dir is not None and feed.run_dir.resolve() == summary.path.resolve():
+            self.notify("This run is training: stop it first (x on the Train screen).", severity="warning")
+            return
+
+        def answered(delete: bool | None) -> None:
+            if not delete:
+                return
+            try:
+                delete_run(summary.path)
+            except (RunError, OSError) as exc:
+                self.notify(f"Could not delete {summary.name}: {exc}", severity="error", timeout=8)
+            self._load()
+
+        question = f"Delete {summary.name}? Its checkpoints, logs and samples are removed for good."
+        self.app.push_screen(ConfirmScreen(question, "Delete"), answered)

@@ -20,12 +20,6 @@ if TYPE_CHECKING:
     from tuirnn.tui.app import TuirnnApp
 
 SPARK_POINTS = 120
-CHART_POINTS = 1500
-
-
-def _thin(steps: list[int], values: list[float], limit: int) -> tuple[list[int], list[float]]:
-    stride = max(1, len(steps) // limit)
-    return steps[::stride], values[::stride]
 
 
 class TrainScreen(Screen[None]):
@@ -54,7 +48,7 @@ class TrainScreen(Screen[None]):
                     yield Sparkline([], id="val-spark")
             yield LossChart(id="loss-chart")
         with Horizontal(id="train-progress"):
-            yield ProgressBar(total=None, show_eta=False, id="progress")
+            yield ProgressBar(total=1, show_eta=False, id="progress")
             yield Label("", id="train-message")
         yield SamplePane(id="samples")
         yield Footer()
@@ -75,12 +69,15 @@ class TrainScreen(Screen[None]):
             progress.update(total=feed.latest.total_steps, progress=feed.latest.step)
         elif feed.started is not None:
             progress.update(total=feed.started.total_steps, progress=feed.started.start_step)
+        elif feed.status == "starting":
+            progress.update(total=None)  # pulses while the corpus and torch load
+        else:
+            progress.update(total=1, progress=0)
         message = feed.message or self._idle_message()
         self.query_one("#train-message", Label).update(message)
         if event is None or not isinstance(event, Sampled):
-            steps, losses = _thin(feed.steps, feed.losses, CHART_POINTS)
             self.query_one(LossChart).show([
-                Curve("train", steps, losses, "cyan"),
+                Curve("train", feed.steps, feed.losses, "cyan"),
                 Curve("val", feed.val_steps, feed.val_losses, "orange"),
             ])
         self.query_one(SamplePane).show(feed.samples)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from textual_plotext import PlotextPlot
 
+MAX_POINTS = 1500
+"""plotext slows down with tens of thousands of points; a long curve is drawn from every n-th."""
+
 
 @dataclass(frozen=True)
 class Curve:
@@ -46,8 +49,11 @@ class LossChart(PlotextPlot):
         if self.log_scale:
             plt.yscale("log")
         for curve in self._curves:
-            marker = "braille" if len(curve.steps) > 1 else "dot"
-            plt.plot(list(curve.steps), list(curve.values), label=curve.label, color=curve.color, marker=marker)
+            length = min(len(curve.steps), len(curve.values))  # a training thread may be appending
+            stride = max(1, length // MAX_POINTS)
+            marker = "braille" if length > 1 else "dot"
+            plt.plot(list(curve.steps[:length:stride]), list(curve.values[:length:stride]), label=curve.label,
+                     color=curve.color, marker=marker)
         if not self._curves:
             plt.plot([0], [0], color="gray", marker=" ")
         self.refresh()

@@ -1,0 +1,335 @@
+"""The Runs screen and the log tail behind it, on fake runs written by hand (no training, no torch in the UI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tuirnn.config import RunConfig, set_field
+from tuirnn.corpus import Vocabulary
+from tuirnn.runs import RunDir
+from tuirnn.tui.app import TuirnnApp
+from tuirnn.tui.screens.confirm import ConfirmScreen
+from tuirnn.tui.screens.runs import RunsScreen, RunTable, _date
+from tuirnn.tui.widgets.loss_chart import LossChart
+from tuirnn.tui.widgets.run_tail import JsonlTail, MetricsTail, RunTail
+
+MTIME = 1_717_243_200.0  # 2024-06-01 12:00 UTC
+
+
+def make_run(models: Path, name: str, *, corpus: str = "tinyshakespeare", cell: str = "lstm", hidden: int = 256,
+             steps: int = 600, status: str = "finished", age_s: float = 0.0, scale: float = 1.0) -> Path:
+    """A run directory as training leaves it, written by hand: deterministic curves, samples and mtimes."""
+    config = RunConfig()
+    set_field(config, "cell", cell)
+    set_field(config, "hidden_size", hidden)
+    run = RunDir.create(models / name, config, Vocabulary(tuple("abc ")), {"corpus": corpus})
+    best = None
+    for step in range(10, steps + 1, 10):
+        loss = scale * (1.3 + 2.9 * math.exp(-step / 150))
+        run.append_metrics({"step": step, "epoch": step / 1000, "loss": loss, "last_loss": loss, "lr": 0.002,
+                            "grad_norm": 1.0, "chars_per_s": 5000.0, "time": MTIME})
+        if step % 100 == 0:
+            val = loss + 0.05
+            best = val if best is None else min(best, val)
+            run.append_metrics({"step": step, "val_loss": val, "val_bpc": val / math.log(2), "time": MTIME})
+        if step % 200 == 0:
+            run.append_sample({"step": step, "prompt": "The ", "seed": 0, "text": f"sample at {step}\nline", "time": 0})
+    run.update_info(status=status, step=steps, best_val_loss=best,
+                    best_val_bpc=None if best is None else best / math.log(2))
+    stamp = MTIME - age_s
+    for path in run.path.iterdir():
+        os.utime(path, (stamp, stamp))
+    return run.path
+
+
+@pytest.fixture
+def stable_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dates in UTC and the full-colour theme whatever the terminal running the tests, so snapshots match."""
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def models(tmp_path: Path, stable_env: None) -> Path:
+    models = tmp_path / "models"
+    make_run(models, "shakespeare-lstm2x256", steps=600, age_s=0)
+    make_run(models, "nietzsche-gru2x128", corpus="nietzsche", cell="gru", hidden=128, steps=400,
+             status="stopped", age_s=3600, scale=1.1)
+    make_run(models, "default-lstm2x256", corpus="default", steps=40, status="running", age_s=7200)
+    return models
+
+
+def make_app(tmp_path: Path, models: Path) -> TuirnnApp:
+    return TuirnnApp(models_dir=models, data_dir=tmp_path / "data", preload_torch=False)
+
+
+def curve_labels(app: TuirnnApp) -> list[str]:
+    return [curve.label for curve in app.screen.query_one(LossChart)._curves]
+
+
+def test_lists_runs_and_shows_the_highlighted_one(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            assert isinstance(screen, RunsScreen)
+            table = screen.query_one(RunTable)
+            assert table.has_focus
+            assert [row.key.value for row in table.ordered_rows] == [
+                str(models / name) for name in ("shakespeare-lstm2x256", "nietzsche-gru2x128", "default-lstm2x256")
+            ]
+            assert [str(cell) for cell in table.get_row_at(1)] == [
+                "", "nietzsche", "gru 2x128", "400", "1.702", "2.455", "stopped", "2024-06-01"]
+            await pilot.press("down", "enter")
+            await pilot.pause()
+            chart = screen.query_one(LossChart)
+            assert chart.border_title == "nietzsche-gru2x128"
+            train, val = chart._curves
+            assert (len(train.steps), len(val.steps), val.steps[-1]) == (40, 4, 400)
+            samples = str(screen.query_one("#runs-samples-text").render())
+            assert samples.index("step 400") < samples.index("step 200")
+            assert screen.query_one("#runs-samples").has_focus
+            await pilot.press("escape")
+            assert table.has_focus
+
+    asyncio.run(scenario())
+
+
+def test_empty_models_dir_explains_what_to_do(tmp_path: Path, stable_env: None) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, tmp_path / "models")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4", "d", "g")
+            assert app.current_mode == "runs"
+            assert "No runs in" in str(app.screen.query_one("#runs-empty").render())
+            assert not app.screen.query_one(RunTable).display
+            make_run(tmp_path / "models", "late-run")
+            await pilot.press("r")
+            assert app.screen.query_one(RunTable).row_count == 1
+            assert app.screen.query_one(RunTable).display
+
+    asyncio.run(scenario())
+
+
+def test_delete_asks_first_and_removes_only_on_yes(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4", "down", "d")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            assert (models / "nietzsche-gru2x128").is_dir()
+            await pilot.press("d")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await pilot.pause()
+            assert not (models / "nietzsche-gru2x128").exists()
+            table = app.screen.query_one(RunTable)
+            assert table.row_count == 2
+            assert str(models / "nietzsche-gru2x128") not in [row.key.value for row in table.ordered_rows]
+
+    asyncio.run(scenario())
+
+
+def test_follows_a_run_written_by_another_process(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        key = str(models / "default-lstm2x256")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            table = app.screen.query_one(RunTable)
+            assert str(table.get_cell(key, "steps")) == "40"
+            run = RunDir.open(models / "default-lstm2x256")
+            for step in (50, 60, 70):
+                run.append_metrics({"step": step, "loss": 1.5, "time": 0})
+            run.append_metrics({"step": 70, "val_loss": 1.25, "val_bpc": 1.8, "time": 0})
+            with open(run.metrics_path, "a", encoding="utf-8") as handle:
+                handle.write('{"step": 80, "lo')  # torn: the writer is mid-line
+            await pilot.pause(1.5)
+            assert str(table.get_cell(key, "steps")) == "70"  # the row of a running run follows it unopened
+            assert str(table.get_cell(key, "loss")) == "1.250"
+            await pilot.press("down", "down")
+            train, val = app.screen.query_one(LossChart)._curves
+            assert (train.steps[-1], val.steps) == (70, [70])
+            with open(run.metrics_path, "a", encoding="utf-8") as handle:
+                handle.write('ss": 1.4, "time": 0}\n')
+            run.update_info(status="finished")
+            await pilot.pause(1.5)
+            assert str(table.get_cell(key, "steps")) == "80"
+            assert str(table.get_cell(key, "status")) == "finished"
+
+    asyncio.run(scenario())
+
+
+def test_a_new_run_appears_without_refreshing(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            os.utime(models, (MTIME, MTIME))  # a directory's mtime can be coarse: make the change visible
+            await pilot.pause(0.1)
+            make_run(models, "headless-run")
+            await pilot.pause(1.5)
+            assert app.screen.query_one(RunTable).row_count == 4
+
+    asyncio.run(scenario())
+
+
+def test_compare_overlays_the_marked_run(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4", "m")
+            table = app.screen.query_one(RunTable)
+            assert str(table.get_cell(str(models / "shakespeare-lstm2x256"), "mark")) == "◆"
+            assert curve_labels(app) == ["train", "val"]
+            await pilot.press("down")
+            assert curve_labels(app) == ["train", "val", "◆ train", "◆ val"]
+            curves = app.screen.query_one(LossChart)._curves
+            assert len({curve.color for curve in curves}) == 4
+            assert curves[2].steps[-1] == 600 and curves[0].steps[-1] == 400
+            await pilot.press("up", "space")
+            assert str(table.get_cell(str(models / "shakespeare-lstm2x256"), "mark")) == ""
+            await pilot.press("down")
+            assert curve_labels(app) == ["train", "val"]
+
+    asyncio.run(scenario())
+
+
+def test_generate_opens_the_run_on_the_generate_screen(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        opened: list[Path] = []
+        original = app.open_in_generate
+
+        def recording(path: Path) -> None:
+            opened.append(path)
+            original(path)
+
+        app.open_in_generate = recording  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4", "down", "g")
+            await pilot.pause()
+            assert opened == [models / "nietzsche-gru2x128"]
+            assert app.current_mode == "generate"
+
+    asyncio.run(scenario())
+
+
+def test_resume_asks_first_when_the_run_may_be_training_elsewhere(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models)
+        resumed: list[Path] = []
+        app.resume_run = resumed.append  # type: ignore[method-assign,assignment]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4", "t")
+            assert resumed == [models / "shakespeare-lstm2x256"]
+            await pilot.press("down", "down", "t")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            assert len(resumed) == 1
+            await pilot.press("t", "y")
+            assert resumed[-1] == models / "default-lstm2x256"
+
+    asyncio.run(scenario())
+
+
+def test_dates_show_the_time_this_year_and_the_year_before(stable_env: None) -> None:
+    assert _date(MTIME) == "2024-06-01"
+    now = time.time()
+    assert _date(now) == time.strftime("%m-%d %H:%M", time.gmtime(now))
+
+
+# ----- the tail ----------------------------------------------------------------------------------
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def test_jsonl_tail_reads_only_what_was_appended(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    tail = JsonlTail(path)
+    assert tail.read() == (False, [])
+    append(path, '{"step": 1}\n{"step": 2}\n')
+    assert tail.read() == (False, [{"step": 1}, {"step": 2}])
+    assert tail.read() == (False, [])
+    append(path, 'not json\n[1]\n{"step": 3}\n')
+    assert tail.read() == (False, [{"step": 3}])
+
+
+def test_jsonl_tail_keeps_a_torn_line_for_the_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    tail = JsonlTail(path)
+    append(path, '{"step": 1}\n{"step": 2, "te')
+    assert tail.read() == (False, [{"step": 1}])
+    append(path, 'xt": "é')
+    assert tail.read() == (False, [])
+    append(path, '"}\n')
+    assert tail.read() == (False, [{"step": 2, "text": "é"}])
+
+
+def test_jsonl_tail_starts_over_when_the_file_shrinks_or_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    tail = JsonlTail(path)
+    append(path, "".join(json.dumps({"step": s}) + "\n" for s in range(5)))
+    assert len(tail.read()[1]) == 5
+    path.write_text('{"step": 0}\n', encoding="utf-8")  # truncated in place
+    assert tail.read() == (True, [{"step": 0}])
+    replacement = tmp_path / "new.jsonl"
+    replacement.write_text('{"step": 0}\n{"step": 1}\n{"step": 9}\n', encoding="utf-8")
+    os.replace(replacement, path)  # an atomic rewrite: another file, here even a longer one
+    assert tail.read() == (True, [{"step": 0}, {"step": 1}, {"step": 9}])
+    path.unlink()
+    assert tail.read() == (True, [])
+
+
+def test_metrics_tail_builds_curves_and_restarts_them(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    metrics = MetricsTail(path)
+    assert not metrics.poll()
+    assert metrics.best_val is None and metrics.last_step == 0
+    append(path, '{"step": 10, "loss": 3.0}\n{"step": 20, "loss": null}\n{"step": 20, "loss": 2.5}\n'
+                 '{"step": 20, "val_loss": 2.6, "val_bpc": 3.75}\n{"step": 30, "val_loss": 2.7}\n')
+    assert metrics.poll()
+    assert (metrics.steps, metrics.losses) == ([10, 20], [3.0, 2.5])
+    assert (metrics.val_steps, metrics.val_losses) == ([20, 30], [2.6, 2.7])
+    assert metrics.best_val == (2.6, 3.75) and metrics.last_step == 30
+    assert not metrics.poll()
+    path.write_text('{"step": 10, "loss": 3.0}\n', encoding="utf-8")
+    assert metrics.poll()
+    assert (metrics.steps, metrics.val_steps, metrics.best_val) == ([10], [], None)
+
+
+def test_run_tail_summary_runs_ahead_of_run_json(tmp_path: Path, stable_env: None) -> None:
+    from tuirnn.runs import list_runs
+
+    path = make_run(tmp_path / "models", "run", steps=200, status="running")
+    (listed,) = list_runs(tmp_path / "models")
+    tail = RunTail(path)
+    assert tail.poll()
+    assert len(tail.samples) == 1
+    assert tail.summarize(listed) == listed
+    RunDir.open(path).append_metrics({"step": 210, "val_loss": 0.5, "val_bpc": 0.72})
+    assert tail.poll() and not tail.poll()
+    updated = tail.summarize(listed)
+    assert (updated.steps, updated.best_val_loss, updated.best_val_bpc, updated.status) == (210, 0.5, 0.72, "running")
+
+
+# ----- snapshots ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot(snap_compare: Callable[..., bool], tmp_path: Path, models: Path, size: tuple[int, int]) -> None:
+    """Three runs, the first marked for comparison and the second highlighted: both curves on one chart."""
+    assert snap_compare(make_app(tmp_path, models), press=["4", "down", "up", "m", "down"], terminal_size=size)
