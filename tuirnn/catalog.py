@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -159,6 +160,8 @@ def fetch(
         raise DownloadError(f"download of {name} failed: HTTP {exc.code} {exc.reason} from {source}") from None
     except urllib.error.URLError as exc:
         raise DownloadError(f"download of {name} failed: {exc.reason} ({source})") from None
+    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection dropped mid-chunk
+        raise DownloadError(f"download of {name} failed: {type(exc).__name__} ({source})") from None
     except (OSError, ValueError) as exc:
         raise DownloadError(f"download of {name} failed: {exc}") from None
     return target

@@ -3,6 +3,8 @@
 One file holds everything an exact resume needs (weights, optimizer moments, RNG states, the carried
 hidden state, the step); it is written atomically, so a crash mid-save leaves the previous one intact.
 Loading parses only safetensors' header and raw tensor bytes: a crafted file cannot run code.
+torch is imported only when a checkpoint is read or written, so the CLI can catch `CheckpointError`
+without paying for importing torch in commands that never touch one.
 """
 
 from __future__ import annotations
@@ -10,14 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
+from typing import TYPE_CHECKING, Any
 
 from tuirnn.atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "tuirnn-checkpoint/1"
 
@@ -38,6 +38,8 @@ class Checkpoint:
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    import torch
+
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
     for param_id, values in state["state"].items():
@@ -60,6 +62,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    from safetensors.torch import save as save_tensors
+
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in checkpoint.model.items()}
     metadata = {"format": FORMAT, "step": str(checkpoint.step), "info": json.dumps(checkpoint.info)}
     if checkpoint.optimizer is not None:
@@ -75,10 +79,17 @@ def _header_metadata(raw: bytes) -> dict[str, str]:
     header_len = int.from_bytes(raw[:8], "little")
     if len(raw) < 8 or header_len > len(raw) - 8:
         raise ValueError("truncated header")
-    return json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
+    header = json.loads(raw[8 : 8 + header_len])
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict):
+        raise ValueError("no metadata")
+    return metadata
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoint:
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
+
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -86,26 +97,27 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
         raise CheckpointError(f"no checkpoint at {path}") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
-    try:
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}, "carried": {}}
+    try:  # every field is untrusted: any malformed piece becomes a CheckpointError, never a crash
         metadata = _header_metadata(raw)
-        tensors = load_tensors(raw)
         if metadata.get("format") != FORMAT:
             raise ValueError("not a tuirnn checkpoint")
+        tensors = load_tensors(raw)
         step = int(metadata["step"])
         info = json.loads(metadata.get("info", "{}"))
-        optimizer_meta = json.loads(metadata["optimizer"]) if "optimizer" in metadata else None
-    except (SafetensorError, ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if not isinstance(info, dict):
+            raise ValueError("info is not a table")
+        for name, tensor in tensors.items():
+            prefix, _, rest = name.partition(".")
+            if prefix not in groups:
+                raise ValueError(f"unexpected tensor {name!r}")
+            groups[prefix][rest if prefix != "optimizer" else name] = tensor
+        optimizer = None
+        if "optimizer" in metadata:
+            # torch's load_state_dict moves each moment to its parameter's device itself
+            optimizer = _unflatten_optimizer(groups["optimizer"], json.loads(metadata["optimizer"]))
+        carried = [groups["carried"][str(i)].to(device) for i in range(len(groups["carried"]))]
+    except (SafetensorError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or not a tuirnn checkpoint ({exc})") from None
-    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}, "carried": {}}
-    for name, tensor in tensors.items():
-        prefix, _, rest = name.partition(".")
-        if prefix not in groups:
-            raise CheckpointError(f"checkpoint {path} holds an unexpected tensor {name!r}")
-        groups[prefix][rest if prefix != "optimizer" else name] = tensor
     on_device = {k: v.to(device) for k, v in groups["model"].items()}
-    optimizer = None
-    if optimizer_meta is not None:
-        # torch's load_state_dict moves each moment to its parameter's device itself
-        optimizer = _unflatten_optimizer(groups["optimizer"], optimizer_meta)
-    carried = [groups["carried"][str(i)].to(device) for i in range(len(groups["carried"]))]
     return Checkpoint(step, on_device, info, optimizer, groups["rng"], carried)

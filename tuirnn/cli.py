@@ -187,15 +187,17 @@ def _build_config(args: argparse.Namespace) -> RunConfig:
     return validate(with_overrides(base, _overrides(args)))
 
 
-def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str) -> list[str]:
+def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch: int) -> list[str]:
     from tuirnn.sizing import estimate_size
 
     m, d, t = config.model, config.data, config.train
     size = estimate_size(m, vocab_size, t.batch_size, d.seq_len)
+    total = t.max_steps or t.epochs * per_epoch
     lines = [
         f"corpus: {corpus_text}",
         f"model: {m.cell} {m.layers}x{m.hidden_size}, embedding {m.embedding_size}, dropout {m.dropout}",
         f"parameters: {size.parameters:,}; training memory estimate: {size.training_bytes / 2**20:,.1f} MiB",
+        f"steps: {total:,} ({per_epoch:,} per epoch of batch {t.batch_size} x {d.seq_len} characters)",
     ]
     lines += [f"warning: {note}" for note in no_op_warnings(config)]
     return lines
@@ -229,7 +231,7 @@ class _SignalStop:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuirnn.catalog import open_corpus
+    from tuirnn.catalog import CATALOG, DEFAULT_ALIASES, open_corpus
     from tuirnn.runs import RunDir, new_run_name
 
     if args.resume:
@@ -247,7 +249,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK
     d = config.data
     corpus = open_corpus(d.corpus, _data_dir(args), d.newlines_to_spaces, d.encoding_errors)
-    plan = _plan_lines(config, len(corpus.vocab), corpus.describe())
+    train_ids, val_ids = corpus.split(d.val_fraction)
+    from tuirnn.batching import check_fits  # imports torch: only once the settings and corpus are good
+    from tuirnn.devices import pick_device
+
+    per_epoch = check_fits(len(train_ids), len(val_ids), d, config.train.batch_size, config.train.eval_max_chars)
+    pick_device(config.train.device)  # an unavailable device is bad input, found before a run directory exists
+    plan = _plan_lines(config, len(corpus.vocab), corpus.describe(), per_epoch)
     if args.dry_run:
         for line in plan:
             _say(line)
@@ -256,8 +264,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if line.startswith("warning"):
             _err(line)
     if args.resume:
-        run.config = config
+        run.update_config(config)  # a later resume keeps a changed max_steps or epochs
     else:
+        if d.corpus not in CATALOG and d.corpus not in DEFAULT_ALIASES:
+            d.corpus = str(Path(d.corpus).expanduser().resolve())  # so a resume from elsewhere finds the file
         out = args.out or _models_dir(args) / (args.name or new_run_name(config, corpus.name))
         run = RunDir.create(out, config, corpus.vocab, {"corpus": corpus.name, "corpus_source": corpus.source,
                                                          "corpus_sha256": corpus.sha256})

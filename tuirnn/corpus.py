@@ -5,6 +5,7 @@ numpy only (no torch), so corpora can be inspected before torch is imported.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterable
@@ -104,11 +105,12 @@ def decode_bytes(raw: bytes, errors: str = "strict", label: str = "corpus") -> s
     if errors == "latin-1":
         text = raw.decode("latin-1")
     else:
-        try:
-            text = raw.decode("utf-8-sig", errors=errors)
+        bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+        try:  # decode past the BOM ourselves so the reported offset counts it, as the file does
+            text = str(memoryview(raw)[bom:], "utf-8", errors)
         except UnicodeDecodeError as exc:
             raise CorpusError(
-                f"{label} is not valid UTF-8 at byte offset {exc.start}; "
+                f"{label} is not valid UTF-8 at byte offset {bom + exc.start}; "
                 "use encoding_errors 'replace' or 'latin-1' to load it anyway"
             ) from None
     text = text.replace("\r\n", "\n")

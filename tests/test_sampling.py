@@ -1,0 +1,164 @@
+"""Streaming generation: seeds, greedy and filtered sampling, settings checks, and carried state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import make_text, tiny_config, train_run, write_text
+
+from tuirnn.catalog import open_corpus
+from tuirnn.config import ModelConfig
+from tuirnn.corpus import UnknownCharactersError, Vocabulary
+from tuirnn.models import CharRNN
+from tuirnn.sampling import Generator, SamplingSettings, _filter, generator_for_run
+
+VOCAB = Vocabulary(tuple(sorted(set(make_text(3000)))))
+
+
+def _generator(cell: str = "lstm", layers: int = 2, seed: int = 0, top_n: int = 5) -> Generator:
+    """A randomly initialised model with sharpened outputs, so the distribution is far from uniform."""
+    torch.manual_seed(seed)
+    model = CharRNN(ModelConfig(cell=cell, layers=layers, hidden_size=24, embedding_size=8, dropout=0.2), len(VOCAB))
+    with torch.no_grad():
+        model.head.weight.mul_(6.0)
+    return Generator(model, VOCAB, "cpu", top_n=top_n)
+
+
+def test_same_seed_same_text_other_seed_other_text() -> None:
+    generator = _generator()
+    first = generator.generate("The will", SamplingSettings(length=120, seed=7))
+    assert len(first) == 120 and set(first) <= set(VOCAB.chars)
+    assert generator.generate("The will", SamplingSettings(length=120, seed=7)) == first
+    assert _generator().generate("The will", SamplingSettings(length=120, seed=7)) == first
+    assert generator.generate("The will", SamplingSettings(length=120, seed=8)) != first
+
+
+def test_fresh_seed_is_reported_and_reproduces() -> None:
+    generator = _generator()
+    text = generator.generate("to ", SamplingSettings(length=80))
+    assert generator.seed is not None
+    assert generator.generate("to ", SamplingSettings(length=80, seed=generator.seed)) == text
+
+
+def test_sampling_leaves_the_global_rng_alone() -> None:
+    generator = _generator()
+    before = torch.get_rng_state()
+    generator.generate("the", SamplingSettings(length=50, seed=3))
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_greedy_needs_no_seed_and_is_deterministic() -> None:
+    generator = _generator()
+    greedy = generator.generate("what ", SamplingSettings(length=100, greedy=True))
+    assert generator.seed is None
+    assert generator.generate("what ", SamplingSettings(length=100, greedy=True, seed=123)) == greedy
+    assert _generator().generate("what ", SamplingSettings(length=100, greedy=True)) == greedy
+
+
+@pytest.mark.parametrize("settings", [SamplingSettings(length=100, top_k=1, seed=5),
+                                      SamplingSettings(length=100, top_p=1e-6, seed=5),
+                                      SamplingSettings(length=100, top_k=1, temperature=3.0, seed=9)])
+def test_narrowest_filters_equal_greedy(settings: SamplingSettings) -> None:
+    generator = _generator()
+    assert generator.generate("be", settings) == generator.generate("be", SamplingSettings(length=100, greedy=True))
+
+
+def test_filters_that_keep_everything_change_nothing() -> None:
+    generator = _generator()
+    plain = generator.generate("be", SamplingSettings(length=100, seed=4))
+    assert generator.generate("be", SamplingSettings(length=100, seed=4, top_k=len(VOCAB))) == plain
+    assert generator.generate("be", SamplingSettings(length=100, seed=4, top_k=len(VOCAB) + 10)) == plain
+    assert generator.generate("be", SamplingSettings(length=100, seed=4, top_p=1.0)) == plain
+
+
+def test_filter_keeps_the_smallest_set_reaching_p() -> None:
+    probs = torch.tensor([0.1, 0.5, 0.05, 0.25, 0.1])
+    assert _filter(probs, 0, 0.5).nonzero().flatten().tolist() == [1]
+    assert _filter(probs, 0, 0.6).nonzero().flatten().tolist() == [1, 3]
+    assert _filter(probs, 0, 0.75).nonzero().flatten().tolist() == [1, 3]
+    assert _filter(probs, 2, 1.0).nonzero().flatten().tolist() == [1, 3]
+    assert torch.equal(_filter(probs, 0, 1.0), probs)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    (SamplingSettings(temperature=0.0), "temperature must be positive"),
+    (SamplingSettings(temperature=-1.0), "temperature must be positive"),
+    (SamplingSettings(top_k=-1), "top_k"),
+    (SamplingSettings(top_p=0.0), "top_p"),
+    (SamplingSettings(top_p=1.5), "top_p"),
+    (SamplingSettings(length=-1), "length"),
+    (SamplingSettings(seed=-2), "seed"),
+])
+def test_settings_are_checked(settings: SamplingSettings, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        settings.check()
+    with pytest.raises(ValueError, match=message):
+        _generator().generate("a", settings)
+
+
+def test_greedy_ignores_temperature() -> None:
+    SamplingSettings(temperature=0.0, greedy=True).check()
+
+
+def test_low_temperature_approaches_greedy() -> None:
+    generator = _generator()
+    greedy = generator.generate("and ", SamplingSettings(length=60, greedy=True))
+    assert generator.generate("and ", SamplingSettings(length=60, temperature=1e-4, seed=11)) == greedy
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("greedy", [True, False])
+def test_streaming_equals_rerunning_the_whole_prefix(cell: str, greedy: bool) -> None:
+    """Each streamed character costs one model step; its distribution must equal a full re-run."""
+    generator = _generator(cell=cell, top_n=3)
+    prompt = "Truth is a woman"
+    settings = SamplingSettings(length=60, greedy=greedy, seed=None if greedy else 21)
+    streamed = list(generator.stream(prompt, settings))
+    model = generator.model
+    assert model.training  # the generator puts the model back in the mode it found
+    model.eval()
+    ids = VOCAB.encode(prompt)
+    with torch.no_grad():
+        for produced in streamed:
+            logits, _ = model(torch.tensor([ids]), None, last_only=True)
+            probs = torch.softmax(logits[0], dim=-1)
+            choice = VOCAB.chars.index(produced.char)
+            assert produced.probability == pytest.approx(float(probs[choice]), abs=1e-5)
+            if greedy:
+                assert choice == int(torch.argmax(probs))
+            ids.append(choice)
+            after, _ = model(torch.tensor([ids]), None, last_only=True)
+            top = torch.topk(torch.softmax(after[0], dim=-1), 3)
+            assert [c for c, _ in produced.top] == [VOCAB.chars[int(i)] for i in top.indices]
+            assert [p for _, p in produced.top] == pytest.approx(top.values.tolist(), abs=1e-5)
+
+
+def test_unknown_prompt_characters_are_named_or_dropped() -> None:
+    generator = _generator()
+    with pytest.raises(UnknownCharactersError) as caught:
+        generator.generate("Zebra€#", SamplingSettings(length=5, seed=1))
+    assert caught.value.unknown == ["#", "Z", "€"]
+    text = generator.generate("Zebra€#", SamplingSettings(length=20, seed=1), drop_unknown=True)
+    assert generator.dropped == ["#", "Z", "€"]
+    assert text == generator.generate("ebra", SamplingSettings(length=20, seed=1))
+
+
+def test_empty_prompt_and_zero_length() -> None:
+    generator = _generator()
+    assert len(generator.generate("", SamplingSettings(length=30, seed=2))) == 30
+    assert generator.generate("abe", SamplingSettings(length=0, seed=2)) == ""
+
+
+def test_generator_for_run_loads_best_and_latest(tmp_path: Path) -> None:
+    corpus_path = write_text(tmp_path / "words.txt", 4000)
+    corpus = open_corpus(str(corpus_path), tmp_path / "data")
+    run = train_run(tmp_path / "run", tiny_config(corpus_path, max_steps=6, eval_every=3), corpus)
+    best = generator_for_run(run, "best", "cpu")
+    latest = generator_for_run(run, "latest", "cpu")
+    for name, tensor in best.model.state_dict().items():
+        assert torch.isfinite(tensor).all(), name
+    settings = SamplingSettings(length=40, seed=1)
+    assert best.generate("the ", settings) == generator_for_run(run, "best", "cpu").generate("the ", settings)
+    assert len(latest.generate("the ", settings)) == 40
