@@ -251,6 +251,21 @@ def test_resume_needs_the_same_vocabulary(tmp_path: Path, corpus: Corpus) -> Non
     assert isinstance(result, Failed) and "differ from the run's vocabulary" in result.message
 
 
+def test_resume_needs_the_same_text(tmp_path: Path, corpus: Corpus) -> None:
+    config = tiny_config(corpus.source, max_steps=3)
+    trainer, _ = _trainer(tmp_path, config, corpus)
+    trainer.run()
+    run = RunDir.open(trainer.run_dir.path)
+    run.update_info(corpus_sha256=corpus.sha256)
+    shuffled = tmp_path / "shuffled.txt"
+    text = corpus.vocab.decode(corpus.ids.tolist())
+    shuffled.write_text(text[len(text) // 2:] + text[: len(text) // 2], encoding="utf-8")
+    other = open_corpus(str(shuffled), tmp_path / "data")
+    assert other.vocab == corpus.vocab
+    result = Trainer(config, other, run, resume=True).run()
+    assert isinstance(result, Failed) and "differs from the one this run was trained on" in result.message
+
+
 def _step_losses(run_path: Path) -> list[tuple[int, float, float]]:
     return [(r["step"], r["loss"], r["last_loss"]) for r in RunDir.open(run_path).metrics() if "loss" in r]
 

@@ -262,6 +262,10 @@ class Trainer:
         assert self.run_dir is not None
         if self.run_dir.vocab != self.corpus.vocab:
             raise CorpusError("the corpus's characters differ from the run's vocabulary: resume with the same corpus")
+        expected = self.run_dir.info.get("corpus_sha256")
+        if expected and expected != self.corpus.sha256:
+            raise CorpusError("the corpus text differs from the one this run was trained on: resume with the same "
+                              "text (the data position would otherwise point into different text)")
         remove_stale_temps(self.run_dir.path)  # this process owns the run now: clear a killed writer's leftovers
         checkpoint = load_checkpoint(self.run_dir.latest_path, device)
         try:
