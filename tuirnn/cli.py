@@ -29,6 +29,7 @@ from tuirnn.config import (
     with_overrides,
 )
 from tuirnn.corpus import CorpusError
+from tuirnn.sweeps import cli as sweep_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -145,6 +146,7 @@ def build_parser() -> Parser:
 
     commands.add_parser("runs", help="list saved runs")
     commands.add_parser("presets", help="list the configuration presets")
+    sweep_cli.add_parser(commands)
     return parser
 
 
@@ -396,12 +398,13 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def open_app(args: argparse.Namespace) -> int:
     from tuirnn.tui.app import run_app
 
-    config = load_toml(args.app_config) if args.app_config else None
+    config = validate(load_toml(args.app_config)) if args.app_config else None
     return run_app(models_dir=_models_dir(args), data_dir=_data_dir(args), config=config)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train, "generate": cmd_generate, "data": cmd_data, "runs": cmd_runs, "presets": cmd_presets,
+    "sweep": sweep_cli.run,
 }
 
 

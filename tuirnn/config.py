@@ -311,7 +311,10 @@ def load_toml(path: Path) -> RunConfig:
     base = preset(raw["preset"]) if raw.get("preset") else RunConfig()
     merged = base.to_dict()
     for section in SECTIONS:
-        merged[section].update(raw.get(section, {}) or {})
+        values = raw.get(section, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table of settings")
+        merged[section].update(values)
     unknown = set(raw) - set(SECTIONS) - {"preset"}
     if unknown:
         raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")

@@ -1,0 +1,189 @@
+"""`tuirnn sweep`: check a sweep, estimate its cost, run it with live progress, export its results.
+
+Kept light to import (no torch, Optuna or Ray at module level) because tuirnn/cli.py builds every parser.
+Bad input raises ConfigError, CorpusError or RunError, which tuirnn/cli.py's main() turns into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuirnn.config import ConfigError
+from tuirnn.sweeps.definition import SWEEP_PRESETS, SweepDefinition, describe_point
+
+if TYPE_CHECKING:
+    from tuirnn.sweeps.engine import SweepEngine
+    from tuirnn.sweeps.sweepdir import SweepDir
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    presets = "; ".join(f"{name}: {p.description}" for name, p in SWEEP_PRESETS.items())
+    parser = subparsers.add_parser(
+        "sweep", help="run a hyperparameter sweep (grid, random or TPE)",
+        description=f"Run many trainings over a grid or a sampled space and compare them. Presets: {presets}.")
+    parser.add_argument("spec", nargs="?", metavar="PRESET|FILE.toml", help="a sweep preset or a sweep TOML file")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue a stopped sweep; finished trials are kept")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local processes (default) or a Ray cluster")
+    parser.add_argument("--address", help="Ray cluster address for --engine ray (default: start a local Ray)")
+    parser.add_argument("--workers", type=int, metavar="K", help="trials at once (default: automatic)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="override the base config's epochs")
+    parser.add_argument("--max-steps", type=int, metavar="N", help="override the base config's max_steps")
+    parser.add_argument("--corpus", help="override the base config's corpus")
+    parser.add_argument("--device", help="override the base config's device (auto, cpu, cuda, mps)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="sweep directory (default: models/sweeps/<name>-<time>)")
+    parser.add_argument("--dry-run", action="store_true", help="check the sweep, estimate its cost and exit")
+    return parser
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _warn(message: str) -> None:
+    try:
+        print(f"tuirnn: warning: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    given = {"epochs": args.epochs, "max_steps": args.max_steps, "corpus": args.corpus, "device": args.device}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from tuirnn.catalog import default_data_dir
+
+    return getattr(args, "data_dir", None) or default_data_dir()
+
+
+def _default_out(args: argparse.Namespace, name: str) -> Path:
+    from tuirnn.runs import default_models_dir
+
+    models = getattr(args, "models_dir", None) or default_models_dir()
+    return models / "sweeps" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class _StopOnSignal:
+    """The first Ctrl-C / SIGTERM / SIGHUP stops the sweep (trials save a checkpoint); a second Ctrl-C aborts."""
+
+    def __init__(self, engine: SweepEngine, path: Path):
+        self.engine, self.path = engine, path
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.engine.stopping and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        _warn(f"stopping the sweep; continue it with: tuirnn sweep --resume {self.path}")
+        self.engine.stop()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
+    """Print what will run and what it will cost; raises for missing corpora before anything starts."""
+    from tuirnn.console import format_duration
+    from tuirnn.sweeps import capacity
+    from tuirnn.sweeps.cost import calibrate, corpus_loader, estimate_cost
+
+    load = corpus_loader(_data_dir(args))
+    slots = capacity.cpu_slots(definition.trial_count, capacity.largest_trial_bytes(definition), args.workers)
+    seconds_per_step = calibrate(definition.base, load(definition.base), threads=slots.threads)
+    cost = estimate_cost(definition, load, slots.trials, seconds_per_step)
+    _say(f"sweep {definition.name}: {definition.strategy}, {cost.trials} trials, metric {definition.metric}, "
+         f"pruning {definition.pruning}")
+    for axis in definition.axes:
+        _say(f"  {axis.name}: {', '.join(map(str, axis.values))}")
+    _say(f"cost: {cost.total_steps:,} steps in all; {seconds_per_step:.3f} s/step for the base config "
+         f"(measured, {slots.threads} thread(s)); about {format_duration(cost.seconds or 0)} with "
+         f"{cost.workers} trial(s) at once on this machine")
+
+
+def _summary(sweep: SweepDir) -> None:
+    metric = sweep.definition.metric
+    done = sorted((value, r.number, r) for r in sweep.trials
+                  if r.status == "done" and (value := r.metric(metric)) is not None)
+    for rank, (value, _, record) in enumerate(done[:10], 1):
+        bpc = f"{record.val_bpc:.3f}" if record.val_bpc is not None else "-"
+        _say(f"{rank:>2}. {record.id} {metric} {value:.4f} (val bpc {bpc}): {describe_point(record.params)}")
+    _say(f"results: {sweep.path / 'results.csv'} and {sweep.path / 'results.json'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tuirnn.sweeps.definition import load_sweep
+    from tuirnn.sweeps.sweepdir import SweepDir
+    from tuirnn.sweeps.validation import check_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.address and args.engine != "ray":
+        raise ConfigError("--address is for --engine ray")
+    if args.engine == "ray":
+        from tuirnn.sweeps.ray_engine import require_ray
+
+        require_ray()
+    if args.resume:
+        if args.spec or _overrides(args) or args.out or args.dry_run:
+            raise ConfigError("--resume continues a sweep as it was defined: "
+                              "give only --engine, --address and --workers")
+        sweep = SweepDir.open(args.resume)
+        definition = sweep.definition
+    elif not args.spec:
+        raise ConfigError(f"give a sweep preset ({', '.join(SWEEP_PRESETS)}), a sweep TOML file or --resume DIR")
+    else:
+        definition = load_sweep(args.spec).with_base_overrides(_overrides(args))
+    check = check_sweep(definition)
+    check.raise_errors()
+    for warning in check.warnings:
+        _warn(warning)
+    if args.resume:
+        finished = len(sweep.trials) - len(sweep.unfinished())
+        _say(f"resuming sweep {definition.name}: {finished} of {definition.trial_count} trials already finished")
+    else:
+        _plan(definition, args)
+        if args.dry_run:
+            return EXIT_OK
+        sweep = SweepDir.create(args.out or _default_out(args, definition.name), definition)
+    return _execute(sweep, args)
+
+
+def _execute(sweep: SweepDir, args: argparse.Namespace) -> int:
+    from tuirnn.sweeps.console import LiveSweepReporter, PlainSweepReporter
+
+    if args.engine == "ray":
+        from tuirnn.sweeps.ray_engine import RayEngine
+
+        engine: SweepEngine = RayEngine(sweep, args.workers, args.address, _data_dir(args))
+    else:
+        from tuirnn.sweeps.local import LocalEngine
+
+        engine = LocalEngine(sweep, args.workers, _data_dir(args))
+    engine.subscribe(LiveSweepReporter(sweep) if sys.stdout.isatty() else PlainSweepReporter())
+    with _StopOnSignal(engine, sweep.path):
+        ended = engine.run()
+    _say(", ".join(f"{n} {status}" for status, n in ended.counts.items()) + f" (sweep {sweep.path})")
+    _summary(sweep)
+    if ended.stopped:
+        _warn(f"the sweep stopped early; continue it with: tuirnn sweep --resume {sweep.path}")
+        return EXIT_FAILED
+    return EXIT_OK if ended.counts.get("done") else EXIT_FAILED

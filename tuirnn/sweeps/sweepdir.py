@@ -1,0 +1,152 @@
+"""The sweep directory: like a run directory, the contract between a sweep and everything that reads it.
+
+    <sweep>/sweep.json      the definition and every trial's settings, status and results (atomic writes)
+            results.csv     one row per trial: status, axis values, last_loss, val_loss, val_bpc, ...
+            results.json    the same rows as JSON, plus the metric and the best trial
+            trials/<id>/    each trial's normal run directory (config, metrics.jsonl, checkpoints)
+
+A trial is queued, running, then done, pruned, failed or diverged; `running` found on disk means the
+sweep was killed while it ran, so it is queued again and resumed from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
+from tuirnn.config import ConfigError
+from tuirnn.runs import RunError
+from tuirnn.sweeps.definition import SweepDefinition
+
+SWEEP_FILE = "sweep.json"
+RESULTS_CSV = "results.csv"
+RESULTS_JSON = "results.json"
+TRIALS_DIR = "trials"
+STATUSES = ("queued", "running", "done", "pruned", "failed", "diverged")
+FINISHED = frozenset({"done", "pruned", "failed", "diverged"})
+LN2 = math.log(2)
+
+
+@dataclass
+class TrialRecord:
+    id: str
+    number: int
+    params: dict[str, Any]
+    config: dict[str, Any]
+    status: str = "queued"
+    attempts: int = 0
+    """How many times a worker started this trial; more than one means it was resumed."""
+    step: int = 0
+    total_steps: int = 0
+    last_loss: float | None = None
+    val_loss: float | None = None
+    best_val_loss: float | None = None
+    intermediate: list[list[float]] = field(default_factory=list)
+    """[step, val_loss] at each evaluation: what the pruner compares, kept so a resumed sweep can rebuild it."""
+    error: str = ""
+    started: float | None = None
+    finished: float | None = None
+    seconds: float = 0.0
+    """Time spent running, summed over attempts."""
+
+    @property
+    def val_bpc(self) -> float | None:
+        return None if self.val_loss is None else self.val_loss / LN2
+
+    def metric(self, name: str) -> float | None:
+        value = getattr(self, name)
+        return value if value is not None and math.isfinite(value) else None
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+@dataclass
+class SweepDir:
+    path: Path
+    definition: SweepDefinition
+    trials: list[TrialRecord]
+    info: dict[str, Any]
+
+    @classmethod
+    def create(cls, path: Path, definition: SweepDefinition) -> SweepDir:
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        sweep = cls(path, definition.with_absolute_corpora(), [], {"created": time.time()})
+        sweep.save()
+        return sweep
+
+    @classmethod
+    def open(cls, path: Path) -> SweepDir:
+        path = Path(path)
+        try:
+            raw = json.loads((path / SWEEP_FILE).read_text(encoding="utf-8"))
+            definition = SweepDefinition.from_dict(raw["definition"])
+            names = {f.name for f in fields(TrialRecord)}
+            trials = [TrialRecord(**{k: v for k, v in record.items() if k in names}) for record in raw["trials"]]
+        except FileNotFoundError:
+            raise RunError(f"{path} is not a sweep: {SWEEP_FILE} is missing") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
+            raise RunError(f"{path / SWEEP_FILE} is damaged: {exc}") from None
+        remove_stale_temps(path)
+        return cls(path, definition, trials, dict(raw.get("info", {})))
+
+    def trial_path(self, record: TrialRecord) -> Path:
+        return self.path / TRIALS_DIR / record.id
+
+    def add_trial(self, number: int, params: dict[str, Any]) -> TrialRecord:
+        record = TrialRecord(f"t{number:03d}", number, params, self.definition.config_for(params).to_dict())
+        self.trials.append(record)
+        return record
+
+    def find(self, trial_id: str) -> TrialRecord | None:
+        return next((record for record in self.trials if record.id == trial_id), None)
+
+    def unfinished(self) -> list[TrialRecord]:
+        return [record for record in self.trials if record.status not in FINISHED]
+
+    def save(self) -> None:
+        self.info["updated"] = time.time()
+        raw = {"version": 1, "definition": self.definition.to_dict(), "info": self.info,
+               "trials": [{k: _finite(v) for k, v in asdict(record).items()} for record in self.trials]}
+        atomic_write_bytes(self.path / SWEEP_FILE, (json.dumps(raw, indent=1) + "\n").encode("utf-8"))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per trial, in trial order: what results.csv and results.json hold."""
+        axes = [axis.name for axis in self.definition.axes]
+        return [
+            {"trial": r.id, "status": r.status, **{name: r.params.get(name) for name in axes},
+             "last_loss": _finite(r.last_loss), "val_loss": _finite(r.val_loss), "val_bpc": _finite(r.val_bpc),
+             "best_val_loss": _finite(r.best_val_loss), "steps": r.step, "seconds": round(r.seconds, 1),
+             "run_dir": str(Path(TRIALS_DIR) / r.id), "error": r.error}
+            for r in sorted(self.trials, key=lambda r: r.number)
+        ]
+
+    def best(self) -> TrialRecord | None:
+        """The done trial with the lowest value of the sweep's metric."""
+        scored = [(value, r.number, r) for r in self.trials
+                  if r.status == "done" and (value := r.metric(self.definition.metric)) is not None]
+        return min(scored, default=(None, None, None))[2]
+
+    def export(self) -> None:
+        rows = self.rows()
+        header = list(rows[0]) if rows else ["trial", "status"]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(self.path / RESULTS_CSV, text.getvalue().encode("utf-8"))
+        best = self.best()
+        summary = {"sweep": self.definition.name, "metric": self.definition.metric,
+                   "best_trial": best.id if best else None, "trials": rows}
+        atomic_write_bytes(self.path / RESULTS_JSON, (json.dumps(summary, indent=1) + "\n").encode("utf-8"))

@@ -1,0 +1,38 @@
+"""The body of a local worker process: one trial, its messages put on the driver's queue.
+
+Ctrl-C and a terminal hang-up reach every process in the terminal's group, so workers ignore them and
+let the driver decide; a stop flag (pruned, or the sweep stopped) and the driver's death both become a
+normal Trainer stop, which saves a checkpoint the resumed sweep continues from.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+from tuirnn.events import TrainingControl
+from tuirnn.sweeps.trial import TrialJob, run_trial
+
+
+def main(job: TrialJob, messages: Any, stop: Any) -> None:
+    """`messages` is a multiprocessing Queue, `stop` a multiprocessing Event (both from the spawn context)."""
+    for sig in (signal.SIGINT, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(job.threads)
+    control = TrainingControl()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(0.2):
+            if os.getppid() != parent:  # the driver was killed: nobody reads the queue any more
+                messages.cancel_join_thread()
+                break
+        control.stop()
+
+    threading.Thread(target=watch, name="sweep-stop-watch", daemon=True).start()
+    run_trial(job, messages.put, control)
