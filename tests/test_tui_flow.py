@@ -133,3 +133,45 @@ def test_failure_in_the_worker_is_shown_and_the_app_keeps_running(tmp_path: Path
             assert isinstance(app.screen, GenerateScreen)
 
     asyncio.run(scenario())
+
+
+def test_configure_a_tiny_model_by_keys_then_train(tmp_path: Path, nietzsche_path: Path) -> None:
+    app = TuirnnApp(tmp_path / "models", tmp_path / "data", preload_torch=False)
+
+    async def tab_to(pilot, widget_id: str) -> None:
+        for _ in range(len(app.screen.focus_chain)):
+            if app.focused is not None and app.focused.id == widget_id:
+                return
+            await pilot.press("tab")
+        raise AssertionError(f"Tab never reached #{widget_id}")
+
+    async def type_into(pilot, widget_id: str, text: str) -> None:
+        await tab_to(pilot, widget_id)
+        await pilot.press("end", "ctrl+u", *text)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await tab_to(pilot, "corpus")
+            await pilot.press("enter", "end", "enter")  # the last choice: a file
+            await type_into(pilot, "corpus_path", str(nietzsche_path))
+            await type_into(pilot, "seq_len", "32")
+            await tab_to(pilot, "cell")
+            await pilot.press("enter", "home", "enter")  # rnn
+            await type_into(pilot, "layers", "1")
+            await type_into(pilot, "hidden_size", "24")
+            await type_into(pilot, "embedding_size", "8")
+            await type_into(pilot, "dropout", "0")
+            await type_into(pilot, "batch_size", "16")
+            await type_into(pilot, "max_steps", "60")
+            await type_into(pilot, "eval_every", "20")
+            await type_into(pilot, "sample_every", "20")
+            await pilot.press("ctrl+t")
+            await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen))
+            await wait_for(pilot, lambda: app.feed.status == "completed", timeout=60)
+            config = app.config
+            assert (config.model.cell, config.model.layers, config.model.hidden_size) == ("rnn", 1, 24)
+            assert config.data.corpus == str(nietzsche_path) and config.train.max_steps == 60
+            assert app.feed.latest.step == 60 and len(app.feed.samples) == 3
+
+    asyncio.run(scenario())

@@ -31,10 +31,12 @@ from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.help import HelpScreen
 from tuirnn.tui.screens.model import ModelScreen
 from tuirnn.tui.screens.runs import RunsScreen
+from tuirnn.tui.screens.sweep import SweepScreen
 from tuirnn.tui.screens.train import TrainScreen
 
 GRACEFUL_EXIT_S = 5.0
-MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"))
+MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"),
+             ("sweep", "5", "f6"))
 
 
 def _wants_ansi_theme() -> bool:
@@ -46,7 +48,8 @@ def _wants_ansi_theme() -> bool:
 class TuirnnApp(App[int]):
     TITLE = "tuirnn"
     CSS_PATH = "tuirnn.tcss"
-    MODES = {"train": TrainScreen, "model": ModelScreen, "generate": GenerateScreen, "runs": RunsScreen}
+    MODES = {"train": TrainScreen, "model": ModelScreen, "generate": GenerateScreen, "runs": RunsScreen,
+             "sweep": SweepScreen}
     DEFAULT_MODE = "train"
     BINDINGS = [
         *(
