@@ -168,3 +168,22 @@ def test_eval_batches_shrink_to_fit_the_split() -> None:
     assert capped.batch_size == 8 and len(capped) == 10
     windows = make_eval_batches(_ids(60), DataConfig(layout="windows", seq_len=10, stride=10), 64, 10_000)
     assert windows.batch_size == 5 and len(windows) == 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("layers", [1, 3])
+def test_single_step_path_matches_the_sequence_forward(cell: str, layers: int) -> None:
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell=cell, layers=layers, hidden_size=24, embedding_size=8, dropout=0.3), 17).eval()
+    ids = torch.randint(0, 17, (3, 9))
+    with torch.no_grad():
+        expected, expected_state = model(ids)
+        state = None
+        steps = []
+        for position in range(ids.shape[1]):
+            logits, state = model.step(ids[:, position], state)
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, dim=1), expected, rtol=1e-5, atol=1e-5)
+    for got, want in zip(state if isinstance(state, tuple) else (state,),
+                         expected_state if isinstance(expected_state, tuple) else (expected_state,)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -31,6 +31,32 @@ class CharRNN(nn.Module):
             outputs = outputs[:, -1]
         return self.head(self.output_dropout(outputs)), state
 
+    def step(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """Logits for one character per sequence (ids of shape (batch,)), for generation in eval mode.
+
+        Runs torch's fused single-step cell kernels on the module's own weights: on the CPU a one-step
+        call of nn.LSTM/GRU/RNN spends several times its arithmetic in oneDNN setup, and streaming
+        generation is nothing but single steps. Dropout is not applied (eval mode only).
+        """
+        if state is None:
+            state = self.initial_state(ids.shape[0], ids.device)
+        lstm = isinstance(state, tuple)
+        hidden = state[0] if isinstance(state, tuple) else state
+        x = self.embedding(ids)
+        new_h, new_c = [], []
+        for layer in range(self.config.layers):
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if isinstance(state, tuple):
+                x, c = torch.lstm_cell(x, (hidden[layer], state[1][layer]), *weights)
+                new_c.append(c)
+            elif self.config.cell == "gru":
+                x = torch.gru_cell(x, hidden[layer], *weights)
+            else:
+                x = torch.rnn_tanh_cell(x, hidden[layer], *weights)
+            new_h.append(x)
+        next_state: State = (torch.stack(new_h), torch.stack(new_c)) if lstm else torch.stack(new_h)
+        return self.head(x), next_state
+
     def initial_state(self, batch_size: int, device: torch.device | str) -> State:
         shape = (self.config.layers, batch_size, self.config.hidden_size)
         zeros = torch.zeros(shape, device=device)

@@ -61,6 +61,7 @@ class Generator:
         try:
             inputs = torch.tensor([ids], dtype=torch.long, device=self.device)
             logits, state = self.model(inputs, None, last_only=True)
+            step_input = torch.empty(1, dtype=torch.long, device=self.device)
             for _ in range(settings.length):
                 probs = torch.softmax(logits[0].float(), dim=-1).cpu()
                 if settings.greedy:
@@ -69,8 +70,8 @@ class Generator:
                     shaped = torch.softmax(torch.log(probs.clamp_min(1e-30)) / settings.temperature, dim=-1)
                     shaped = _filter(shaped, settings.top_k, settings.top_p)
                     choice = int(torch.multinomial(shaped, 1, generator=rng))
-                inputs = torch.tensor([[choice]], dtype=torch.long, device=self.device)
-                logits, state = self.model(inputs, state, last_only=True)
+                step_input.fill_(choice)
+                logits, state = self.model.step(step_input, state)
                 yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(logits))
         finally:
             self.model.train(was_training)
