@@ -71,6 +71,11 @@ class WindowBatches:
         return self.count
 
     def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.stride == self.seq_len and not self.targets_last:  # contiguous windows: views, no gather
+            start = index * self.batch_size * self.seq_len
+            length = self.batch_size * self.seq_len
+            return (self.ids[start : start + length].view(self.batch_size, self.seq_len),
+                    self.ids[start + 1 : start + 1 + length].view(self.batch_size, self.seq_len))
         starts = (index * self.batch_size + self.rows) * self.stride
         positions = starts[:, None] + self.offsets
         if self.targets_last:
