@@ -261,6 +261,12 @@ def _study(**overrides: Any) -> RunConfig:
     return config
 
 
+STUDY_RNN1: dict[str, Any] = {
+    "cell": "rnn", "layers": 1, "hidden_size": 256, "embedding_size": 32, "dropout": 0.0, "newlines_to_spaces": True,
+    "layout": "windows", "seq_len": 32, "stride": 1, "targets": "last", "carry_state": False, "batch_size": 15021,
+    "optimizer": "adam", "lr": 1e-3, "clip_norm": 0.0, "epochs": 30, "eval_every": 0, "sample_every": 0,
+}
+
 PRESETS: dict[str, tuple[str, RunConfig]] = {
     "default": ("2-layer LSTM, 256 hidden, parallel streams; a good general start", RunConfig(preset="default")),
     "tiny": (
@@ -270,17 +276,11 @@ PRESETS: dict[str, tuple[str, RunConfig]] = {
     ),
     "study-rnn1": (
         "The study's model 1: vanilla RNN, overlapping 32-char windows, next char only, state reset",
-        _study(cell="rnn", layers=1, hidden_size=256, embedding_size=32, dropout=0.0,
-               newlines_to_spaces=True, layout="windows", seq_len=32, stride=1, targets="last",
-               carry_state=False, batch_size=15021, optimizer="adam", lr=1e-3, clip_norm=0.0,
-               epochs=30, eval_every=0, sample_every=0),
+        _study(**STUDY_RNN1),
     ),
     "study-rnn1_2": (
         "The study's model 1b: as study-rnn1 with batch 512 and the hidden state kept (detached)",
-        _study(cell="rnn", layers=1, hidden_size=256, embedding_size=32, dropout=0.0,
-               newlines_to_spaces=True, layout="windows", seq_len=32, stride=1, targets="last",
-               carry_state=True, batch_size=512, optimizer="adam", lr=1e-3, clip_norm=0.0,
-               epochs=30, eval_every=0, sample_every=0),
+        _study(**{**STUDY_RNN1, "batch_size": 512, "carry_state": True}),
     ),
     "study-rnn2": (
         "The study's model 2: 2-layer LSTM, non-overlapping 42-char windows, loss at every position",

@@ -71,7 +71,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a value is written as null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
@@ -133,7 +134,7 @@ class RunDir:
         _write_json(self.path / CONFIG_FILE, config.to_dict())
 
     def update_info(self, **values: Any) -> None:
-        self.info.update({k: _finite_or_none(v) for k, v in values.items()})
+        self.info.update({k: finite_or_none(v) for k, v in values.items()})
         _write_json(self.path / INFO_FILE, self.info)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -143,7 +144,7 @@ class RunDir:
         self._append(SAMPLES_FILE, record)
 
     def _append(self, filename: str, record: dict[str, Any]) -> None:
-        line = json.dumps({k: _finite_or_none(v) for k, v in record.items()}, ensure_ascii=False)
+        line = json.dumps({k: finite_or_none(v) for k, v in record.items()}, ensure_ascii=False)
         with open(self.path / filename, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 

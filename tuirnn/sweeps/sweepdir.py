@@ -22,7 +22,7 @@ from typing import Any
 
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
 from tuirnn.config import ConfigError
-from tuirnn.runs import RunError
+from tuirnn.runs import RunError, finite_or_none
 from tuirnn.sweeps.definition import SweepDefinition
 
 SWEEP_FILE = "sweep.json"
@@ -63,10 +63,6 @@ class TrialRecord:
     def metric(self, name: str) -> float | None:
         value = getattr(self, name)
         return value if value is not None and math.isfinite(value) else None
-
-
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 @dataclass
@@ -118,7 +114,7 @@ class SweepDir:
     def save(self) -> None:
         self.info["updated"] = time.time()
         raw = {"version": 1, "definition": self.definition.to_dict(), "info": self.info,
-               "trials": [{k: _finite(v) for k, v in asdict(record).items()} for record in self.trials]}
+               "trials": [{k: finite_or_none(v) for k, v in asdict(record).items()} for record in self.trials]}
         atomic_write_bytes(self.path / SWEEP_FILE, (json.dumps(raw, indent=1) + "\n").encode("utf-8"))
 
     def rows(self) -> list[dict[str, Any]]:
@@ -126,8 +122,8 @@ class SweepDir:
         axes = [axis.name for axis in self.definition.axes]
         return [
             {"trial": r.id, "status": r.status, **{name: r.params.get(name) for name in axes},
-             "last_loss": _finite(r.last_loss), "val_loss": _finite(r.val_loss), "val_bpc": _finite(r.val_bpc),
-             "best_val_loss": _finite(r.best_val_loss), "steps": r.step, "seconds": round(r.seconds, 1),
+             "last_loss": finite_or_none(r.last_loss), "val_loss": finite_or_none(r.val_loss), "val_bpc": finite_or_none(r.val_bpc),
+             "best_val_loss": finite_or_none(r.best_val_loss), "steps": r.step, "seconds": round(r.seconds, 1),
              "run_dir": str(Path(TRIALS_DIR) / r.id), "error": r.error}
             for r in sorted(self.trials, key=lambda r: r.number)
         ]
