@@ -1,11 +1,14 @@
-"""Training throughput inside the running app against the same run headless, in one process.
+"""Training throughput inside the running app against the same run headless (`tuirnn train`).
 
-The app is driven by keys through Textual's headless test driver (it lays out and renders every update,
-only the bytes are not sent to a terminal). Runs alternate (headless, app, headless, app, ...) so drift
-in machine load hits both sides; the figure is the median of steady-state chars/s over each run's
-metric intervals, skipping the first interval (warm-up). Prints one JSON object.
+Each run is a fresh process, so neither side inherits the other's thread pools or caches: the headless
+side is the real `tuirnn train` command; the app side starts the real app through Textual's headless
+driver (it lays out and renders every update; only the bytes are not sent to a terminal), presses `s`
+and waits for the run to finish. Both write the same run directory, and both figures come from the
+chars/s of its metrics.jsonl: the median over the logged intervals, skipping the first (warm-up).
+Runs alternate (headless, app, headless, app, ...) so drift in machine load hits both sides.
+Prints one JSON object.
 
-    python bench/app_throughput.py [--steps 300] [--repeats 2] [--hidden 128] [--device auto]
+    python bench/app_throughput.py [--steps 300] [--repeats 3] [--hidden 128] [--device auto]
 """
 
 from __future__ import annotations
@@ -14,75 +17,83 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
-from tuirnn.catalog import open_corpus
-from tuirnn.config import RunConfig, preset, with_overrides
-from tuirnn.events import StepMetrics
-from tuirnn.training import Trainer
-from tuirnn.tui.app import TuirnnApp
-
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "nietzsche.txt"
 
 
-def bench_config(args: argparse.Namespace) -> RunConfig:
+def write_config(args: argparse.Namespace, path: Path) -> None:
+    from tuirnn.config import preset, save_toml, with_overrides
+
     corpus = str(CORPUS) if CORPUS.exists() else "default"
-    return with_overrides(preset("default"), {
+    save_toml(with_overrides(preset("default"), {
         "corpus": corpus, "hidden_size": args.hidden, "layers": 2, "seq_len": 64, "batch_size": 32,
         "max_steps": args.steps, "log_every": 5, "eval_every": 0, "sample_every": 100, "device": args.device,
-    })
+    }), path)
 
 
-def steady(rates: list[float]) -> float:
+def steady_rate(models_dir: Path) -> float:
+    (metrics,) = models_dir.glob("*/metrics.jsonl")
+    rates = [r["chars_per_s"] for r in map(json.loads, metrics.read_text().splitlines()) if "chars_per_s" in r]
     return statistics.median(rates[1:] if len(rates) > 2 else rates)
 
 
-def run_headless(config: RunConfig, data_dir: Path) -> float:
-    d = config.data
-    corpus = open_corpus(d.corpus, data_dir, d.newlines_to_spaces, d.encoding_errors)
-    rates: list[float] = []
-    trainer = Trainer(config, corpus)
-    trainer.subscribe(lambda e: rates.append(e.chars_per_s) if isinstance(e, StepMetrics) else None)
-    trainer.run()
-    return steady(rates)
+def run_headless(config: Path, workdir: Path) -> float:
+    models = workdir / "models"
+    subprocess.run([sys.executable, "-m", "tuirnn", "--models-dir", str(models), "--data-dir", str(workdir / "data"),
+                    "train", "--config", str(config)], check=True, capture_output=True)
+    return steady_rate(models)
 
 
-async def run_in_app(config: RunConfig, workdir: Path) -> float:
-    app = TuirnnApp(workdir / "models", workdir / "data", config=config, preload_torch=False)
+def run_app(config: Path, workdir: Path) -> float:
+    models = workdir / "models"
+    subprocess.run([sys.executable, __file__, "--app-child", str(config), str(workdir)], check=True)
+    return steady_rate(models)
+
+
+async def app_child(config_path: Path, workdir: Path) -> None:
+    from tuirnn.config import load_toml
+    from tuirnn.tui.app import TuirnnApp
+
+    config = load_toml(config_path)
+    app = TuirnnApp(workdir / "models", workdir / "data", config=config)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         deadline = time.monotonic() + 1800
-        while app.feed.status in ("starting", "training") and time.monotonic() < deadline:
+        while app.feed.status in ("idle", "starting", "training") and time.monotonic() < deadline:
             await pilot.pause(0.2)
-        if not app.feed.steps or app.feed.steps[-1] != config.train.max_steps:
-            raise RuntimeError(f"the app's run did not finish: {app.feed.status} {app.feed.message}")
-        return steady(app.feed.speeds)
+        if app.feed.status != "completed":
+            raise SystemExit(f"the app's run did not finish: {app.feed.status} {app.feed.message}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--app-child", nargs=2, metavar=("CONFIG", "WORKDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    config = bench_config(args)
+    if args.app_child:
+        asyncio.run(app_child(Path(args.app_child[0]), Path(args.app_child[1])))
+        return
     headless, in_app = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for _ in range(args.repeats):
-            headless.append(run_headless(config, work / "data"))
-            in_app.append(asyncio.run(run_in_app(config, work)))
+        config = Path(tmp) / "bench.toml"
+        write_config(args, config)
+        for repeat in range(args.repeats):
+            headless.append(run_headless(config, Path(tmp) / f"headless-{repeat}"))
+            in_app.append(run_app(config, Path(tmp) / f"app-{repeat}"))
+    import torch
+
     result = {
         "benchmark": "app_throughput",
-        "device": config.train.device,
+        "device": args.device,
         "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
         "config": {"cell": "lstm", "layers": 2, "hidden": args.hidden, "batch": 32, "seq": 64, "steps": args.steps},
         "headless_chars_per_s": [round(r) for r in headless],
         "app_chars_per_s": [round(r) for r in in_app],

@@ -1,7 +1,6 @@
-"""The tuirnn app: four screens (modes) over one shared configuration and one training worker.
+"""The tuirnn app: five screens (modes) over one shared configuration and one training worker.
 
-torch is imported by the worker (and preloaded in the background after the first frame), never before
-the UI shows. Quitting, Ctrl-C, SIGTERM and SIGHUP (a dropped SSH session) stop the trainer between
+torch is imported just after the first frame is shown, never before. Quitting, Ctrl-C, SIGTERM and SIGHUP (a dropped SSH session) stop the trainer between
 steps, which saves a checkpoint before the process exits.
 """
 
@@ -82,9 +81,14 @@ class TuirnnApp(App[int]):
         if self.preload_torch:
             self.call_after_refresh(self._preload_torch)
 
-    @work(thread=True, group="preload")
     def _preload_torch(self) -> None:
-        import tuirnn.training  # noqa: F401  (warms the import so Start is instant)
+        """Import torch right after the first frame, on the main thread.
+
+        Not in a worker thread: when torch is first imported off the main thread, its CPU thread pools
+        are set up in a way that left training at half speed or less in every later thread (measured).
+        Keys pressed meanwhile wait in the queue; nothing is lost.
+        """
+        import tuirnn.training  # noqa: F401
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -130,11 +130,14 @@ class GenerateScreen(Screen[None]):
         for summary in list_runs(self.tuirnn.models_dir):
             if summary.steps > 0:
                 options.append((summary.name, str(summary.path)))
+        target = self.tuirnn.generate_target
+        self.tuirnn.generate_target = None
+        outside = target or self.run_path  # a run outside models/, such as a sweep's trial
+        if outside is not None and outside.is_dir() and str(outside) not in (value for _, value in options):
+            options.append((outside.name, str(outside)))
         select = self.query_one("#gen-run", Select)
         with self.prevent(Select.Changed):
             select.set_options(options)
-        target = self.tuirnn.generate_target
-        self.tuirnn.generate_target = None
         values = [value for _, value in options]
         wanted = str(target) if target is not None else str(self.run_path) if self.run_path else None
         if wanted in values:

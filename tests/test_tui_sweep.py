@@ -1,0 +1,331 @@
+"""The Sweep screen, driven by keys: a tiny grid run to the end, stop and resume, results from a saved sweep;
+the heatmap widget and the screen's helpers on their own. Trials are tiny (GRU 8-16 hidden, seq 16,
+batch 8, 10 steps) on a generated text, so most of the time is the trial processes' start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import tiny_config
+from rich.style import Style
+from textual.widgets import TabbedContent, TextArea
+
+from tuirnn.config import RunConfig
+from tuirnn.sweeps.definition import sweep_preset
+from tuirnn.sweeps.events import TrialEnded, TrialProgress
+from tuirnn.sweeps.sweepdir import SweepDir
+from tuirnn.tui.app import TuirnnApp
+from tuirnn.tui.screens.confirm import ConfirmScreen
+from tuirnn.tui.screens.generate import GenerateScreen
+from tuirnn.tui.screens.sweep import SweepFeed, SweepScreen, TrialTable, axis_text, parse_axes_text
+from tuirnn.tui.widgets.heatmap import (
+    BEST,
+    CELL_WIDTH,
+    FAILED,
+    MISSING,
+    Heatmap,
+    HeatmapData,
+    cell_size,
+    format_value,
+    hue,
+    render_heatmap,
+    scale_color,
+)
+
+SIZE = (80, 24)
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture(autouse=True)
+def full_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app picks its theme from the terminal; pin the full-colour one."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    rng = random.Random(0)
+    words = ["the", "model", "learns", "a", "sequence", "of", "characters", "and", "predicts", "next", "one"]
+    path = tmp_path / "text.txt"
+    path.write_text(" ".join(rng.choice(words) for _ in range(3000)) + "\n", encoding="utf-8")
+    return path
+
+
+def make_app(tmp_path: Path, config: RunConfig | None = None) -> TuirnnApp:
+    return TuirnnApp(models_dir=tmp_path / "models", data_dir=tmp_path / "data", config=config, preload_torch=False)
+
+
+async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.1)
+
+
+async def focus(app: TuirnnApp, pilot: Any, widget_id: str) -> None:
+    while app.focused is None or app.focused.id != widget_id:
+        await pilot.press("tab")
+
+
+async def set_up(app: TuirnnApp, pilot: Any, axes: list[str], **fields: str) -> None:
+    """Type the axes (replacing the default ones) and the given number fields of the Setup panel."""
+    await focus(app, pilot, "axes")
+    await pilot.press("f7")  # the text area's "select all": typing replaces the default axes
+    for number, line in enumerate(axes):
+        await pilot.press(*(["enter"] if number else []), *line)
+    for field, value in fields.items():
+        await focus(app, pilot, field)
+        await pilot.press(*value)
+
+
+def statuses(screen: SweepScreen) -> list[str]:
+    table = screen.query_one(TrialTable)
+    return [table.get_cell(key, "status").plain for key in table.rows]
+
+
+# ----- the screen, driven by keys ----------------------------------------------------------------------
+
+
+def test_key_5_opens_the_sweep_screen_with_a_checked_default_setup(tmp_path: Path, text_file: Path) -> None:
+    app = make_app(tmp_path, tiny_config(text_file))
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen)
+            await wait_for(pilot, lambda: screen._checked is not None)
+            checks = str(screen.query_one("#setup-checks").render())
+            assert "✓ 4 trials, grid" in checks and "steps in all" in checks
+            await set_up(app, pilot, ["lr=1..0"])
+            await pilot.pause(0.1)
+            assert "axes line 1: axis lr: a range needs" in str(screen.query_one("#setup-checks").render())
+            await pilot.press("ctrl+r")
+            assert not (tmp_path / "models" / "sweeps").exists()
+
+    asyncio.run(scenario())
+
+
+def test_tiny_grid_runs_to_the_end_and_shows_its_results(tmp_path: Path, text_file: Path) -> None:
+    config = tiny_config(text_file, hidden_size=8, max_steps=100, eval_every=5, sample_every=5)
+    app = make_app(tmp_path, config)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen)
+            await set_up(app, pilot, ["hidden_size=8,16", "lr=.01,.003"], max_steps="10", workers="2")
+            await pilot.press("ctrl+r")
+            assert screen.running and screen.query_one(TabbedContent).active == "panel-trials"
+            await wait_for(pilot, lambda: not screen.running)
+            assert statuses(screen) == ["done"] * 4
+            assert all(record.step == 10 for record in screen.sweep.trials)
+
+            await pilot.press("h")
+            heatmap = screen.query_one(Heatmap)
+            data = heatmap.data
+            assert data is not None and data.best is not None
+            assert (data.row_axis, data.col_axis) == ("hidden_size", "lr") and len(data.values) == 4
+            shown = heatmap.render().plain
+            assert shown.count(BEST) == 2  # the best cell and the legend's "★ best"
+            best = screen.sweep.find(data.names[data.best].split(":")[0])
+            assert f"{BEST}{format_value(best.val_loss)}" in shown
+
+            await pilot.press("m")
+            switched = heatmap.data
+            assert switched.title.startswith("final training loss")
+            assert set(switched.values.values()) == {r.last_loss for r in screen.sweep.trials}
+            assert switched.values != data.values
+            await pilot.press("a")
+            assert (heatmap.data.row_axis, heatmap.data.col_axis) == ("lr", "hidden_size")
+
+            await pilot.press("s")
+            await pilot.pause(0.2)
+            assert "step 10" in screen.query_one("#best-sample-text").render().plain
+
+            await pilot.press("t", "enter")
+            assert isinstance(app.screen, GenerateScreen)
+
+    asyncio.run(scenario())
+
+
+def test_stop_requeues_the_running_trial_resume_continues_it_and_quitting_stops_it(
+        tmp_path: Path, text_file: Path) -> None:
+    config = tiny_config(text_file, hidden_size=8, max_steps=1_000_000, log_every=5)
+    app = make_app(tmp_path, config)
+    sweeps: list[SweepDir] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen)
+            await set_up(app, pilot, ["lr=.01,.003"], workers="1")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: screen.sweep.trials and screen.sweep.trials[0].step > 0)
+            await wait_for(pilot, lambda: statuses(screen) == ["running"])
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: not screen.running)
+            assert statuses(screen) == ["queued"]  # the rest never started
+            stopped_at = screen.sweep.trials[0].step
+            assert stopped_at > 0 and screen.check_action("resume", ()) and "ctrl+g resumes" in str(
+                screen.query_one("#sweep-status").render())
+
+            await pilot.press("ctrl+g")
+            assert screen.running
+            await wait_for(pilot, lambda: screen.sweep.trials[0].attempts == 2
+                           and screen.sweep.trials[0].step > stopped_at)
+            sweeps.append(screen.sweep)
+        # leaving the block quits the app with the sweep running
+
+    asyncio.run(scenario())
+    assert multiprocessing.active_children() == []
+    saved = SweepDir.open(sweeps[0].path)
+    assert [record.status for record in saved.trials] == ["queued"]
+    assert saved.trials[0].step > 0
+
+
+def write_fixed_sweep(models: Path) -> Path:
+    """The study's 7x9 grid as a finished-but-stopped sweep, written by hand: no training, fixed numbers."""
+    definition = sweep_preset("study-grid").with_base_overrides({"epochs": 2})
+    sweep = SweepDir.create(models / "sweeps" / "study-grid-fixed", definition)
+    for number, point in enumerate(definition.points()):
+        if number >= 60:  # three trials never started
+            continue
+        record = sweep.add_trial(number, point)
+        if number == 17:
+            record.status, record.error = "failed", "out of memory"
+            continue
+        hidden, dropout = point["hidden_size"], point["dropout"]
+        record.status, record.step, record.total_steps, record.seconds = "done", 1000, 1000, 100.0
+        record.val_loss = 1.25 + 0.25 * (dropout - 0.35) ** 2 + 0.04 * abs(hidden - 640) / 384
+        record.best_val_loss = record.val_loss
+        record.last_loss = 1.05 + 0.1 * dropout + 0.05 * (1024 - hidden) / 768
+    sweep.save()
+    sweep.export()
+    return sweep.path
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_snapshot_heatmap_of_a_saved_sweep(snap_compare: Callable[..., bool], tmp_path: Path,
+                                           size: tuple[int, int]) -> None:
+    write_fixed_sweep(tmp_path / "models")
+    assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter"], terminal_size=size)
+
+
+def test_a_saved_sweep_opens_from_the_list_and_resuming_one_marked_running_asks_first(tmp_path: Path) -> None:
+    path = write_fixed_sweep(tmp_path / "models")
+    sweep = SweepDir.open(path)
+    sweep.trials[0].status = "running"  # as a killed driver leaves it, or one running in another process
+    sweep.save()
+    app = make_app(tmp_path)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5", "ctrl+o", "enter")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen) and screen.sweep is not None
+            assert screen.query_one(TabbedContent).active == "panel-heatmap"
+            assert len(screen.query_one(Heatmap).data.values) == 58
+            assert screen.query_one("#axes", TextArea).text == (
+                "hidden_size = 256..1024 step 128\ndropout = 0.1..0.9 step 0.1")
+            await pilot.press("ctrl+g")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            assert app.screen is screen and not screen.running
+
+    asyncio.run(scenario())
+
+
+# ----- the heatmap widget ------------------------------------------------------------------------------
+
+
+def grid(values: dict[tuple[int, int], float], failed: frozenset[tuple[int, int]] = frozenset()) -> HeatmapData:
+    return HeatmapData("val loss", "hidden", "dropout", ("256", "512"), ("0.1", "0.2", "0.3"), values, failed,
+                       {cell: f"t{cell[0]}{cell[1]}" for cell in values})
+
+
+def cell_styles(text: Any) -> dict[str, Style]:
+    """The style of each coloured cell, by its text."""
+    cells = {text.plain[span.start:span.end].strip(): span.style for span in text.spans
+             if isinstance(span.style, Style) and span.style.bgcolor is not None}
+    return {label: style for label, style in cells.items() if label}
+
+
+def test_heatmap_stars_the_lowest_value_and_names_its_trial() -> None:
+    data = grid({(0, 0): 1.5, (0, 1): 1.25, (1, 2): 1.25, (1, 0): 1.75})
+    assert data.best == (0, 1)  # a tie goes to the first cell in reading order
+    text = render_heatmap(data)
+    assert f"{BEST}1.250" in text.plain and text.plain.count(BEST) == 2
+    assert f"{BEST} best 1.2500 t01" in text.plain
+    assert cell_styles(text)[f"{BEST}1.250"].bold
+
+
+def test_heatmap_marks_missing_and_failed_cells_without_colour() -> None:
+    text = render_heatmap(grid({(0, 0): 1.5, (1, 1): 1.4}, failed=frozenset({(0, 2)})))
+    row_256, row_512 = [line for line in text.plain.splitlines() if line.strip().startswith(("256", "512"))]
+    assert row_256.split() == ["256", "1.500", MISSING, FAILED]
+    assert row_512.split() == ["512", MISSING, f"{BEST}1.400", MISSING]
+    assert set(cell_styles(text)) == {"1.500", f"{BEST}1.400"}
+    assert "no results yet" in render_heatmap(grid({})).plain
+
+
+def test_heatmap_colours_run_from_green_for_good_to_red_for_bad() -> None:
+    hues = [hue(scale_color(i / 10)) for i in range(11)]
+    assert hues == sorted(hues, reverse=True) and hues[0] > 120 and hues[-1] < 15
+    styles = cell_styles(render_heatmap(grid({(0, 0): 1.3, (0, 1): 1.1, (0, 2): 1.2, (1, 0): 1.4})))
+    by_value = [hue(styles[label].bgcolor) for label in (f"{BEST}1.100", "1.200", "1.300", "1.400")]
+    assert by_value == sorted(by_value, reverse=True)
+
+
+def test_study_grid_fits_80_columns_and_grows_on_a_larger_screen() -> None:
+    rows = tuple(str(h) for h in range(256, 1025, 128))
+    cols = tuple(f"{d / 10:g}" for d in range(1, 10))
+    data = HeatmapData("validation loss", "hidden_size", "dropout", rows, cols,
+                       {(r, c): 1.2 + r / 100 + c / 1000 for r in range(7) for c in range(9)})
+    small = cell_size(data, 76, 17)  # the heatmap box at 80x24
+    assert small[0] >= CELL_WIDTH and small[1] == 1
+    assert max(map(len, render_heatmap(data, *small).plain.splitlines())) <= 76
+    large_width, large_height = cell_size(data, 116, 33)  # at 120x40
+    assert large_width > CELL_WIDTH and large_height == 2
+    assert max(map(len, render_heatmap(data, large_width, large_height).plain.splitlines())) <= 116
+    assert [format_value(v) for v in (1.23456, 12.3456, 123.456, 12345.6)] == ["1.235", "12.35", "123.5", "12346"]
+
+
+# ----- the setup text and the event feed ---------------------------------------------------------------
+
+
+def test_axes_text_lines_parse_like_a_sweep_toml_and_round_trip() -> None:
+    axes, errors = parse_axes_text("hidden_size = 256, 512\n# a comment\ndropout = 0.1..0.5 step 0.1\n"
+                                   "cell = lstm, 'gru'\n\nlr = [0.01, 0.001]")
+    assert errors == []
+    assert [(a.name, a.values) for a in axes] == [
+        ("hidden_size", (256, 512)), ("dropout", (0.1, 0.2, 0.3, 0.4, 0.5)), ("cell", ("lstm", "gru")),
+        ("lr", (0.01, 0.001))]
+    _, errors = parse_axes_text("hidden_size 256\nnope = 1, 2\nlayers = 1.5, 2\ndropout = 0.5..0.1")
+    assert [error.split(":")[0] for error in errors] == ["axes line 1", "axes line 2", "axes line 3", "axes line 4"]
+    study = sweep_preset("study-grid").axes
+    assert [axis_text(a) for a in study] == ["hidden_size = 256..1024 step 128", "dropout = 0.1..0.9 step 0.1"]
+    assert parse_axes_text("\n".join(map(axis_text, study)))[0] == list(study)
+
+
+def test_feed_coalesces_progress_and_announces_trial_ends_at_once() -> None:
+    announced: list[int] = []
+    feed = SweepFeed(lambda: announced.append(1))
+    for step in range(1, 51):
+        feed(TrialProgress("t000", step, 50, 2.0, 2.0, 1000.0, 1.0))
+    assert len(announced) == 1  # the first, then nothing within the interval
+    feed(TrialEnded("t000", "done", 50, 1.9, 2.1, ""))
+    assert len(announced) == 2
+    progress, events = feed.take()
+    assert progress["t000"].step == 50 and events == [TrialEnded("t000", "done", 50, 1.9, 2.1, "")]
+    assert feed.take() == ({}, [])
