@@ -82,11 +82,16 @@ class TuirnnApp(App[int]):
             self.call_after_refresh(self._preload_torch)
 
     def _preload_torch(self) -> None:
-        """Import torch right after the first frame, on the main thread.
+        self.ensure_torch()
 
-        Not in a worker thread: when torch is first imported off the main thread, its CPU thread pools
-        are set up in a way that left training at half speed or less in every later thread (measured).
-        Keys pressed meanwhile wait in the queue; nothing is lost.
+    @staticmethod
+    def ensure_torch() -> None:
+        """Import torch on the main thread, before any worker touches it.
+
+        Called right after the first frame, and again (a no-op by then) before work that needs torch:
+        when torch is first imported off the main thread, its CPU thread pools are set up in a way that
+        left training at half speed or less in every later thread (measured). Keys pressed meanwhile
+        wait in the queue; nothing is lost.
         """
         import tuirnn.training  # noqa: F401
 
@@ -113,6 +118,7 @@ class TuirnnApp(App[int]):
         except ConfigError as exc:
             self.notify(f"Cannot start: {exc}", severity="error", timeout=8)
             return
+        self.ensure_torch()
         self.trainer = None
         self.feed = TrainingFeed(self._notify_training, status="starting", message="loading corpus and torch...")
         self.training_idle.clear()

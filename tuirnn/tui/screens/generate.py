@@ -168,6 +168,7 @@ class GenerateScreen(Screen[None]):
         if source is None:
             self.notify("No run to generate from: train one first (1, then s).", severity="warning")
             return
+        self.tuirnn.ensure_torch()
         self.request = request
         self.prompt_used = request.prompt
         self.generated = []

@@ -856,6 +856,7 @@ class SweepScreen(Screen[None]):
     def _start(self, sweep: SweepDir, plan: Plan) -> None:
         self._feed = SweepFeed(lambda: self.post_message(SweepNews()))
         self._stop = threading.Event()
+        self.tuirnn.ensure_torch()
         self._run_engine(sweep, plan, self.tuirnn.data_dir, self._feed, self._stop)
         self._show_status()
         self.refresh_bindings()
@@ -1148,6 +1149,7 @@ class SweepScreen(Screen[None]):
             self._error("; ".join(self._plan_errors), "Fix the setup first")
             return
         self._calibrating = True
+        self.tuirnn.ensure_torch()
         self._calibrate(self._plan, self._loader)
         if self._panel() != "setup":
             self.action_panel("setup")
