@@ -71,6 +71,8 @@ class TuirnnApp(App[int]):
         self.training_idle.set()
         self.preload_torch = preload_torch
         self._quitting = False
+        self.sweep_screen: SweepScreen | None = None
+        """Set by the sweep screen when it is first shown, so quitting can ask about a running sweep."""
         self.generate_target: Path | None = None
         """The run the Generate screen should open next (set by the Runs screen)."""
         if _wants_ansi_theme():
@@ -220,7 +222,8 @@ class TuirnnApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     def action_quit_app(self) -> None:
-        if not self.feed.active:
+        sweeping = self.sweep_screen is not None and self.sweep_screen.running
+        if not self.feed.active and not sweeping:
             self.exit(0)
             return
 
@@ -228,7 +231,8 @@ class TuirnnApp(App[int]):
             if stop:
                 self.shutdown_training()
 
-        self.push_screen(ConfirmScreen("A run is training. Save a checkpoint and quit?", "Save and quit"), answered)
+        what = "A run is training" if self.feed.active else "A sweep is running"
+        self.push_screen(ConfirmScreen(f"{what}. Save checkpoints and quit?", "Save and quit"), answered)
 
     def shutdown_training(self) -> None:
         """Stop the trainer (it saves a checkpoint), then exit once the worker has finished."""

@@ -549,6 +549,7 @@ class SweepScreen(Screen[None]):
                                           id="pruning"), id="field-pruning")
 
     def on_mount(self) -> None:
+        self.tuirnn.sweep_screen = self
         self.sub_title = "Sweep"
         self.query_one("#field-file").display = False
         self.query_one("#setup-side").border_title = "Check & cost"
