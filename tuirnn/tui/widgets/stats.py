@@ -21,8 +21,8 @@ def _num(value: float | None, fmt: str) -> str:
 class Stats(Static):
     def show(self, feed: TrainingFeed) -> None:
         table = Table.grid(padding=(0, 1))
-        table.add_column(style="dim", no_wrap=True)
-        table.add_column(no_wrap=True)
+        table.add_column(style="dim", no_wrap=True, min_width=7)
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         m = feed.latest
         device = feed.started.device if feed.started else "-"
         table.add_row("status", f"[{STATUS_STYLE.get(feed.status, '')}]{feed.status}[/] on {device}")
