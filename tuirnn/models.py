@@ -32,30 +32,32 @@ class CharRNN(nn.Module):
         return self.head(self.output_dropout(outputs)), state
 
     def step(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-        """Logits for one character per sequence (ids of shape (batch,)), for generation in eval mode.
+        """Logits for one character per sequence (ids of shape (batch,)), for generation in eval mode."""
+        if state is None:
+            state = self.initial_state(ids.shape[0], ids.device)
+        hidden = list(state[0].unbind(0)) if isinstance(state, tuple) else list(state.unbind(0))
+        cells = list(state[1].unbind(0)) if isinstance(state, tuple) else None
+        logits = self.step_layers(ids, hidden, cells)
+        return logits, (torch.stack(hidden), torch.stack(cells)) if cells is not None else torch.stack(hidden)
+
+    def step_layers(self, ids: torch.Tensor, hidden: list[torch.Tensor], cells: list[torch.Tensor] | None) -> torch.Tensor:
+        """`step` with the state as per-layer lists updated in place (no stacking per character).
 
         Runs torch's fused single-step cell kernels on the module's own weights: on the CPU a one-step
         call of nn.LSTM/GRU/RNN spends several times its arithmetic in oneDNN setup, and streaming
         generation is nothing but single steps. Dropout is not applied (eval mode only).
         """
-        if state is None:
-            state = self.initial_state(ids.shape[0], ids.device)
-        lstm = isinstance(state, tuple)
-        hidden = state[0] if isinstance(state, tuple) else state
         x = self.embedding(ids)
-        new_h, new_c = [], []
         for layer in range(self.config.layers):
             weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            if isinstance(state, tuple):
-                x, c = torch.lstm_cell(x, (hidden[layer], state[1][layer]), *weights)
-                new_c.append(c)
+            if cells is not None:
+                hidden[layer], cells[layer] = torch.lstm_cell(x, (hidden[layer], cells[layer]), *weights)
             elif self.config.cell == "gru":
-                x = torch.gru_cell(x, hidden[layer], *weights)
+                hidden[layer] = torch.gru_cell(x, hidden[layer], *weights)
             else:
-                x = torch.rnn_tanh_cell(x, hidden[layer], *weights)
-            new_h.append(x)
-        next_state: State = (torch.stack(new_h), torch.stack(new_c)) if lstm else torch.stack(new_h)
-        return self.head(x), next_state
+                hidden[layer] = torch.rnn_tanh_cell(x, hidden[layer], *weights)
+            x = hidden[layer]
+        return self.head(x)
 
     def initial_state(self, batch_size: int, device: torch.device | str) -> State:
         shape = (self.config.layers, batch_size, self.config.hidden_size)

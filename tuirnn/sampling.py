@@ -61,6 +61,8 @@ class Generator:
         try:
             inputs = torch.tensor([ids], dtype=torch.long, device=self.device)
             logits, state = self.model(inputs, None, last_only=True)
+            hidden = list((state[0] if isinstance(state, tuple) else state).unbind(0))
+            cells = list(state[1].unbind(0)) if isinstance(state, tuple) else None
             step_input = torch.empty(1, dtype=torch.long, device=self.device)
             for _ in range(settings.length):
                 probs = torch.softmax(logits[0].float(), dim=-1).cpu()
@@ -71,7 +73,7 @@ class Generator:
                     shaped = _filter(shaped, settings.top_k, settings.top_p)
                     choice = int(torch.multinomial(shaped, 1, generator=rng))
                 step_input.fill_(choice)
-                logits, state = self.model.step(step_input, state)
+                logits = self.model.step_layers(step_input, hidden, cells)
                 yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(logits))
         finally:
             self.model.train(was_training)
