@@ -427,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED if isinstance(exc, DownloadError) else EXIT_USAGE
     except KeyboardInterrupt:
         _err("interrupted")
-        return 130
+        return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001  (the contract is: never a traceback)

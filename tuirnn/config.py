@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,9 +211,9 @@ def validation_errors(config: RunConfig) -> dict[str, str]:
     need("stride", d.stride >= 0, "must be 0 (= seq_len) or positive")
     need("batch_size", 1 <= t.batch_size <= 1_000_000, "must be between 1 and 1000000")
     need("lr", 0.0 < t.lr < 10.0, "must be positive and below 10")
-    need("weight_decay", t.weight_decay >= 0.0, "must not be negative")
+    need("weight_decay", 0.0 <= t.weight_decay < math.inf, "must be a finite, non-negative number")
     need("warmup_steps", t.warmup_steps >= 0, "must not be negative")
-    need("clip_norm", t.clip_norm >= 0.0, "must not be negative (0 disables clipping)")
+    need("clip_norm", 0.0 <= t.clip_norm < math.inf, "must be finite and not negative (0 disables clipping)")
     need("epochs", t.epochs >= 1 or t.max_steps > 0, "must be at least 1 (or set max_steps)")
     need("epochs", t.epochs >= 0, "must not be negative")
     need("max_steps", t.max_steps >= 0, "must not be negative (0 means all epochs)")

@@ -132,9 +132,10 @@ class TrainingControl:
         return self._stop.is_set()
 
     def take_save_request(self) -> bool:
-        requested = self._save.is_set()
+        if not self._save.is_set():
+            return False
         self._save.clear()
-        return requested
+        return True
 
     def wait_while_paused(self, poll_s: float = 0.1) -> None:
         while not self._running.wait(poll_s):

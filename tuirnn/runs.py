@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -127,6 +128,8 @@ class RunDir:
             raise RunError(f"{path} is not a tuirnn run: {Path(exc.filename).name} is missing") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError, CorpusError) as exc:
             raise RunError(f"{path} has a damaged run file: {exc}") from None
+        if not isinstance(info, dict):
+            raise RunError(f"{path} has a damaged run file: {INFO_FILE} is not a JSON object")
         return cls(path, config, vocab, info)
 
     def update_config(self, config: RunConfig) -> None:
@@ -189,7 +192,11 @@ class RunSummary:
 def summarize(run: RunDir) -> RunSummary:
     m = run.config.model
     info = run.info
-    modified = max((p.stat().st_mtime for p in run.path.iterdir() if p.is_file()), default=0.0)
+    modified = 0.0
+    for entry in run.path.iterdir():
+        with contextlib.suppress(OSError):  # a temp file can be renamed away while we look
+            if entry.is_file():
+                modified = max(modified, entry.stat().st_mtime)
     return RunSummary(
         name=run.name,
         path=run.path,
@@ -213,7 +220,7 @@ def list_runs(models_dir: Path) -> list[RunSummary]:
         if (path / CONFIG_FILE).exists():
             try:
                 found.append(summarize(RunDir.open(path)))
-            except RunError:
+            except (RunError, OSError, TypeError, ValueError):
                 continue
     return sorted(found, key=lambda s: s.modified, reverse=True)
 

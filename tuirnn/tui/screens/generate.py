@@ -54,10 +54,11 @@ class Request:
 
 
 class GenerationUpdate(Message):
-    def __init__(self, chars: list[GeneratedChar], seed: int | None, done: bool, error: str | None = None):
+    def __init__(self, request: Request, chars: list[GeneratedChar], done: bool, error: str | None = None):
         super().__init__()
+        self.request = request
+        """The request these characters answer: updates of a superseded request are dropped."""
         self.chars = chars
-        self.seed = seed
         self.done = done
         self.error = error
 
@@ -90,7 +91,6 @@ class GenerateScreen(Screen[None]):
         self.prompt_used = ""
         self.run_path: Path | None = None
         self._generators: dict[str, tuple[float, Generator]] = {}
-        self._busy = False
 
     @property
     def tuirnn(self) -> TuirnnApp:
@@ -187,11 +187,11 @@ class GenerateScreen(Screen[None]):
                     return
                 batch.append(char)
                 if time.monotonic() - last_post >= POST_INTERVAL_S:
-                    self.post_message(GenerationUpdate(batch, generator.seed, False))
+                    self.post_message(GenerationUpdate(request, batch, False))
                     batch, last_post = [], time.monotonic()
-            self.post_message(GenerationUpdate(batch, generator.seed, True))
+            self.post_message(GenerationUpdate(request, batch, True))
         except Exception as exc:  # noqa: BLE001  (any failure becomes a visible message)
-            self.post_message(GenerationUpdate([], None, True, _describe(exc)))
+            self.post_message(GenerationUpdate(request, [], True, _describe(exc)))
 
     def _generator(self, source: str) -> Generator:
         """Load (or reuse) the weights: a saved run's best checkpoint, or a copy of the training model."""
@@ -218,12 +218,11 @@ class GenerateScreen(Screen[None]):
         return cached[1]
 
     def on_generation_update(self, message: GenerationUpdate) -> None:
+        if message.request is not self.request:
+            return  # posted by a generation that a newer request replaced
         if message.error:
             self.notify(message.error, title="Cannot generate", severity="error", timeout=8)
         self.generated.extend(message.chars)
-        if message.seed is not None and message.seed != self.settings.seed:
-            self.settings = replace(self.settings, seed=message.seed)
-            self._show_settings()
         self._show_output()
 
     # ----- display ---------------------------------------------------------------------------------

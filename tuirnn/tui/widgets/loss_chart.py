@@ -46,7 +46,7 @@ class LossChart(PlotextPlot):
         plt.clear_figure()
         plt.title(self.title + (" (log scale)" if self.log_scale else ""))
         plt.xlabel("step")
-        if self.log_scale:
+        if self.log_scale and self._curves:  # the empty placeholder at 0 has no logarithm
             plt.yscale("log")
         for curve in self._curves:
             length = min(len(curve.steps), len(curve.values))  # a training thread may be appending

@@ -16,7 +16,7 @@ class SamplePane(VerticalScroll):
 
     def __init__(self, **kwargs: object):
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._shown = 0
+        self._shown: Sampled | None = None
         self._body = Static(self._placeholder(), id="sample-text")
 
     @staticmethod
@@ -27,9 +27,10 @@ class SamplePane(VerticalScroll):
         yield self._body
 
     def show(self, samples: Sequence[Sampled]) -> None:
-        if len(samples) == self._shown:
+        newest = samples[-1] if samples else None
+        if newest is self._shown:  # the feed keeps a bounded list, so compare the newest, not the count
             return
-        self._shown = len(samples)
+        self._shown = newest
         if not samples:
             self._body.update(self._placeholder())
             return
