@@ -296,3 +296,19 @@ def test_trials_at_once_follow_cores_memory_and_measured_gpu_memory() -> None:
     gpu = _Capacity(1, 16, measure_gpu=True, cores=16)
     gpu.measured({"kind": "step", "gpu_peak_bytes": 2**30 - capacity.CUDA_CONTEXT_BYTES, "gpu_free_bytes": 10 * 2**30})
     assert (gpu.trials, gpu.threads, gpu.measure_gpu) == (10, 1, False)  # the measured trial plus 9 more
+
+
+@pytest.mark.parametrize("strategy", ["random", "tpe"])
+def test_planner_resume_does_not_propose_finished_points_again(tmp_path: Path, strategy: str) -> None:
+    definition = parse_sweep({"sweep": {"strategy": strategy, "trials": 6},
+                              "axes": {"lr": {"start": 0.0001, "stop": 0.01, "step": 0.0001}}}, "resume")
+    assert definition.strategy == strategy
+    sweep = SweepDir.create(tmp_path / "s", definition)
+    planner = Planner(definition, sweep.trials)
+    for _ in range(3):
+        record = sweep.add_trial(*planner.ask())
+        record.status, record.last_loss = "done", float(record.params["lr"])
+    finished = [r.params for r in sweep.trials]
+    resumed = Planner(definition, sweep.trials)
+    proposed = [resumed.ask()[1] for _ in range(3)]
+    assert not any(params in finished for params in proposed)

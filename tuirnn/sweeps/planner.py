@@ -44,12 +44,15 @@ def _distribution(axis: Axis) -> BaseDistribution:
     return CategoricalDistribution(axis.values)
 
 
-def _sampler(definition: SweepDefinition) -> optuna.samplers.BaseSampler:
+def _sampler(definition: SweepDefinition, replayed: int) -> optuna.samplers.BaseSampler:
+    """Replayed trials are enqueued and do not advance a seeded sampler's random stream, so on a resume
+    the seed moves on by their count: otherwise random and TPE would propose the finished points again."""
     if definition.strategy == "grid":
         return _AskTellGridSampler({axis.name: list(axis.values) for axis in definition.axes}, seed=definition.seed)
+    seed = definition.seed + replayed
     if definition.strategy == "random":
-        return optuna.samplers.RandomSampler(seed=definition.seed)
-    return optuna.samplers.TPESampler(seed=definition.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def _pruner(definition: SweepDefinition) -> optuna.pruners.BasePruner:
@@ -62,7 +65,7 @@ class Planner:
     def __init__(self, definition: SweepDefinition, records: list[TrialRecord]):
         self.definition = definition
         self._distributions = {axis.name: _distribution(axis) for axis in definition.axes}
-        self.study = optuna.create_study(direction="minimize", sampler=_sampler(definition), pruner=_pruner(definition))
+        self.study = optuna.create_study(direction="minimize", sampler=_sampler(definition, len(records)), pruner=_pruner(definition))
         self._open: dict[int, optuna.Trial] = {}
         for record in sorted(records, key=lambda r: r.number):
             self.study.enqueue_trial(record.params)
