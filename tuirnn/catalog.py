@@ -81,6 +81,14 @@ class CorpusStatus:
     available: bool
 
 
+def stored_spec(spec: str) -> str:
+    """The corpus as a run records it: names stay names, a file becomes an absolute path so that a resume
+    from another directory finds it."""
+    if spec in CATALOG or spec in DEFAULT_ALIASES:
+        return spec
+    return str(Path(spec).expanduser().resolve())
+
+
 def list_corpora(data_dir: Path) -> list[CorpusStatus]:
     found = [CorpusStatus(OFFLINE_NAME, "Python's documentation topics (offline default)", None, True)]
     for named in CATALOG.values():

@@ -233,7 +233,7 @@ class _SignalStop:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuirnn.catalog import CATALOG, DEFAULT_ALIASES, open_corpus
+    from tuirnn.catalog import open_corpus, stored_spec
     from tuirnn.runs import RunDir, new_run_name
 
     if args.resume:
@@ -268,8 +268,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         run.update_config(config)  # a later resume keeps a changed max_steps or epochs
     else:
-        if d.corpus not in CATALOG and d.corpus not in DEFAULT_ALIASES:
-            d.corpus = str(Path(d.corpus).expanduser().resolve())  # so a resume from elsewhere finds the file
+        d.corpus = stored_spec(d.corpus)
         out = args.out or _models_dir(args) / (args.name or new_run_name(config, corpus.name))
         run = RunDir.create(out, config, corpus.vocab, {"corpus": corpus.name, "corpus_source": corpus.source,
                                                          "corpus_sha256": corpus.sha256})

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuirnn.config import ConfigError, RunConfig, validate
+from tuirnn.config import ConfigError, RunConfig, validate, with_overrides
 from tuirnn.corpus import CorpusError
 from tuirnn.events import Event, Failed, Finished, TrainingControl
 from tuirnn.tui.feed import TrainingFeed
@@ -132,7 +132,8 @@ class TuirnnApp(App[int]):
         worker = get_current_worker()
         feed = self.feed
         try:
-            from tuirnn.catalog import open_corpus
+            from tuirnn.batching import check_fits
+            from tuirnn.catalog import open_corpus, stored_spec
             from tuirnn.runs import RunDir, RunError, new_run_name
             from tuirnn.training import Trainer
 
@@ -144,6 +145,9 @@ class TuirnnApp(App[int]):
                 d = config.data
                 corpus = open_corpus(d.corpus, self.data_dir, d.newlines_to_spaces, d.encoding_errors)
                 if resume_dir is None:
+                    train_ids, val_ids = corpus.split(d.val_fraction)
+                    check_fits(len(train_ids), len(val_ids), d, config.train.batch_size, config.train.eval_max_chars)
+                    config = with_overrides(config, {"corpus": stored_spec(d.corpus)})
                     name = new_run_name(config, corpus.name)
                     run = RunDir.create(self.models_dir / name, config, corpus.vocab,
                                         {"corpus": corpus.name, "corpus_source": corpus.source,
