@@ -363,13 +363,15 @@ class Trainer:
         return {"best_val_loss": self.best_val_loss, "val_loss": self.last_val_loss, "last_loss": self.last_loss,
                 "time": time.time()}
 
+    def _check_weights(self, model: CharRNN) -> None:
+        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
+            raise NonFiniteLoss(f"the weights became NaN or infinite by step {self.step}; training stopped and "
+                                "the last good checkpoint is kept (try a lower learning rate or gradient clipping)")
+
     def _save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None, device: torch.device) -> None:
         if self.run_dir is None:
             return
-        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
-            # the loss is only read every log_every steps: never let a save overwrite the last good weights
-            raise NonFiniteLoss(f"the weights became NaN or infinite by step {self.step}; training stopped and "
-                                "the last good checkpoint is kept (try a lower learning rate or gradient clipping)")
+        self._check_weights(model)  # the loss is only read every log_every steps: never save bad weights
         carried = state_tensors(state) if state is not None else []
         checkpoint = Checkpoint(self.step, model.state_dict(), self._info(), optimizer.state_dict(),
                                 rng_snapshot(device), carried)
@@ -381,6 +383,7 @@ class Trainer:
 
     def _sample(self, model: CharRNN, device: torch.device) -> None:
         t = self.config.train
+        self._check_weights(model)  # sampling from NaN weights would fail deep inside torch
         generator = Generator(model, self.corpus.vocab, device, top_n=0)
         settings = SamplingSettings(length=t.sample_length, temperature=SAMPLE_TEMPERATURE, seed=t.sample_seed)
         text = generator.generate(t.sample_prompt, settings, drop_unknown=True)
