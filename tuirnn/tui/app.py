@@ -255,6 +255,8 @@ class TuirnnApp(App[int]):
         """
         if self.trainer is not None:
             self.trainer.control.stop()
+        if self.sweep_screen is not None:
+            self.sweep_screen.stop_from_signal()
         self._quitting = True
         threading.Thread(target=self._exit_when_saved, args=(terminal_lost,), daemon=True).start()
         loop = self._loop
@@ -263,6 +265,8 @@ class TuirnnApp(App[int]):
 
     def _exit_when_saved(self, terminal_lost: bool) -> None:
         self.training_idle.wait(timeout=600)
+        if self.sweep_screen is not None:
+            self.sweep_screen.engine_idle.wait(timeout=600)
         if not terminal_lost:
             time.sleep(GRACEFUL_EXIT_S)
         os._exit(0)

@@ -458,6 +458,9 @@ class SweepScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        self.engine_idle = threading.Event()
+        """Set while no engine runs; read off the UI thread when the app must exit without its terminal."""
+        self.engine_idle.set()
         self.sweep: SweepDir | None = None
         """The sweep the results panels show: run here, or opened from disk."""
         self.metric = "val_loss"
@@ -547,6 +550,10 @@ class SweepScreen(Screen[None]):
                                          id="metric"), id="field-metric")
         yield FormField("pruning", Select(choices(PRUNING), allow_blank=False, compact=True, value="none",
                                           id="pruning"), id="field-pruning")
+
+    def stop_from_signal(self) -> None:
+        """Safe from a signal handler: ask the engine to stop; its trials save their checkpoints."""
+        self._stop.set()
 
     def on_mount(self) -> None:
         self.tuirnn.sweep_screen = self
@@ -877,6 +884,7 @@ class SweepScreen(Screen[None]):
             _start_resource_tracker()
             engine = LocalEngine(sweep, plan.workers, data_dir)
         engine.subscribe(feed)
+        self.engine_idle.clear()
         finished = threading.Event()
         threading.Thread(target=_forward_stop, args=(get_current_worker(), engine, stop, finished),
                          name="sweep-stop", daemon=True).start()
@@ -884,6 +892,7 @@ class SweepScreen(Screen[None]):
             engine.run()
         finally:
             finished.set()
+            self.engine_idle.set()
 
     def action_stop(self) -> None:
         self._stop.set()
