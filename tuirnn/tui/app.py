@@ -177,6 +177,9 @@ class TuirnnApp(App[int]):
 
     def on_training_changed(self, message: TrainingChanged) -> None:
         event = message.event
+        trainer = self.trainer
+        if isinstance(event, (Finished, Failed)) and trainer is not None and trainer.run_dir.path == event.run_dir:
+            self.trainer = None  # gives the model and optimizer memory back (on a GPU too)
         if isinstance(event, Failed):
             self.notify(event.message, title="Training failed", severity="error", timeout=10)
         elif isinstance(event, Finished) and not self._quitting:

@@ -214,7 +214,7 @@ class GenerateScreen(Screen[None]):
         cached = self._generators.get(source)
         if cached is None or cached[0] != stamp:
             cached = (stamp, generator_for_run(run, "best"))
-            self._generators[source] = cached
+            self._generators = {source: cached}  # one model in memory at a time
         return cached[1]
 
     def on_generation_update(self, message: GenerationUpdate) -> None:
