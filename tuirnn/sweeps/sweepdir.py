@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
-from tuirnn.config import ConfigError
 from tuirnn.runs import RunError, finite_or_none
 from tuirnn.sweeps.definition import SweepDefinition
 
@@ -83,7 +82,9 @@ class SweepDir:
         return sweep
 
     @classmethod
-    def open(cls, path: Path) -> SweepDir:
+    def read(cls, path: Path) -> SweepDir:
+        """A saved sweep, to show: leaves temp files alone, since another process may be running the sweep
+        and be about to rename one into place."""
         path = Path(path)
         try:
             raw = json.loads((path / SWEEP_FILE).read_text(encoding="utf-8"))
@@ -92,10 +93,16 @@ class SweepDir:
             trials = [TrialRecord(**{k: v for k, v in record.items() if k in names}) for record in raw["trials"]]
         except FileNotFoundError:
             raise RunError(f"{path} is not a sweep: {SWEEP_FILE} is missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # bad JSON and ConfigError are ValueErrors
             raise RunError(f"{path / SWEEP_FILE} is damaged: {exc}") from None
-        remove_stale_temps(path)
         return cls(path, definition, trials, dict(raw.get("info", {})))
+
+    @classmethod
+    def open(cls, path: Path) -> SweepDir:
+        """A sweep to run or resume: this process owns it, so a killed writer's temp files are cleared."""
+        sweep = cls.read(path)
+        remove_stale_temps(sweep.path)
+        return sweep
 
     def trial_path(self, record: TrialRecord) -> Path:
         return self.path / TRIALS_DIR / record.id

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import permutations
 from pathlib import Path
@@ -172,22 +172,6 @@ def new_sweep_path(models_dir: Path, name: str) -> Path:
     return path
 
 
-def read_sweep(path: Path) -> SweepDir:
-    """A saved sweep, to show. Unlike `SweepDir.open` it leaves the directory's temp files alone: another
-    process may be running the sweep and be about to rename one into place."""
-    path = Path(path)
-    try:
-        raw = json.loads((path / SWEEP_FILE).read_text(encoding="utf-8"))
-        definition = SweepDefinition.from_dict(raw["definition"])
-        names = {f.name for f in fields(TrialRecord)}
-        trials = [TrialRecord(**{k: v for k, v in record.items() if k in names}) for record in raw["trials"]]
-    except FileNotFoundError:
-        raise RunError(f"{path} is not a sweep: {SWEEP_FILE} is missing") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # bad JSON and ConfigError are ValueErrors
-        raise RunError(f"{path / SWEEP_FILE} is damaged: {exc}") from None
-    return SweepDir(path, definition, trials, dict(raw.get("info", {})))
-
-
 def list_sweeps(sweeps_dir: Path) -> list[SweepDir]:
     """Readable sweeps, most recently updated first; damaged ones are left out."""
     if not sweeps_dir.is_dir():
@@ -196,7 +180,7 @@ def list_sweeps(sweeps_dir: Path) -> list[SweepDir]:
     for path in sweeps_dir.iterdir():
         if (path / SWEEP_FILE).is_file():
             try:
-                found.append(read_sweep(path))
+                found.append(SweepDir.read(path))
             except RunError:
                 continue
     return sorted(found, key=lambda sweep: (sweep.path / SWEEP_FILE).stat().st_mtime, reverse=True)
@@ -946,7 +930,7 @@ class SweepScreen(Screen[None]):
             return
         self._disk_version = version
         try:
-            self.sweep = read_sweep(sweep.path)
+            self.sweep = SweepDir.read(sweep.path)
         except RunError:
             return
         self._show_results()
@@ -1172,7 +1156,7 @@ class SweepScreen(Screen[None]):
         if path is None:
             return
         try:
-            sweep = read_sweep(path)
+            sweep = SweepDir.read(path)
         except RunError as exc:
             self._error(str(exc), "Cannot open the sweep")
             return
