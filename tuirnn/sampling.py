@@ -64,8 +64,8 @@ class Generator:
             hidden = list((state[0] if isinstance(state, tuple) else state).unbind(0))
             cells = list(state[1].unbind(0)) if isinstance(state, tuple) else None
             step_input = torch.empty(1, dtype=torch.long, device=self.device)
+            probs = torch.softmax(logits[0].float(), dim=-1).cpu()
             for _ in range(settings.length):
-                probs = torch.softmax(logits[0].float(), dim=-1).cpu()
                 if settings.greedy:
                     choice = int(torch.argmax(probs))
                 else:
@@ -74,16 +74,17 @@ class Generator:
                     choice = int(torch.multinomial(shaped, 1, generator=rng))
                 step_input.fill_(choice)
                 logits = self.model.step_layers(step_input, hidden, cells)
-                yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(logits))
+                next_probs = torch.softmax(logits[0].float(), dim=-1).cpu()  # once: for the top-n and the next draw
+                yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(next_probs))
+                probs = next_probs
         finally:
             self.model.train(was_training)
 
-    def _top(self, logits: torch.Tensor) -> tuple[tuple[str, float], ...]:
+    def _top(self, probs: torch.Tensor) -> tuple[tuple[str, float], ...]:
         if not self.top_n:
             return ()
-        probs = torch.softmax(logits[0].float(), dim=-1)
         values, indices = torch.topk(probs, min(self.top_n, probs.numel()))
-        return tuple((self.vocab.chars[int(i)], float(v)) for v, i in zip(values.cpu(), indices.cpu()))
+        return tuple((self.vocab.chars[int(i)], float(v)) for v, i in zip(values, indices))
 
     def generate(self, prompt: str, settings: SamplingSettings, drop_unknown: bool = False) -> str:
         return "".join(c.char for c in self.stream(prompt, settings, drop_unknown))
