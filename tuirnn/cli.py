@@ -29,6 +29,7 @@ from tuirnn.config import (
     with_overrides,
 )
 from tuirnn.corpus import CorpusError
+from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -205,33 +206,6 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
     return lines
 
 
-class _SignalStop:
-    """First Ctrl-C / SIGTERM / SIGHUP asks the trainer to save and stop; a second Ctrl-C aborts."""
-
-    def __init__(self, stop: Callable[[], None]):
-        self.stop = stop
-        self.received: int | None = None
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _SignalStop:
-        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
-                self.previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.received = signum
-        if signum == signal.SIGINT:
-            _err("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
-        self.stop()
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from tuirnn.catalog import open_corpus, stored_spec
     from tuirnn.runs import RunDir, new_run_name
@@ -283,7 +257,11 @@ def _run_training(config: RunConfig, corpus: Any, run: Any, resume: bool) -> int
     trainer = Trainer(config, corpus, run, resume=resume)
     reporter = RichReporter() if sys.stdout.isatty() else PlainReporter()
     trainer.subscribe(reporter)
-    with _SignalStop(trainer.control.stop) as signals:
+    def announce(signum: int) -> None:
+        if signum == signal.SIGINT:
+            _err("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    with StopOnSignal(trainer.control.stop, announce) as signals:
         result = trainer.run()
     if isinstance(result, Failed):
         _err(f"training failed at step {result.step}: {result.message}")

@@ -7,13 +7,13 @@ Bad input raises ConfigError, CorpusError or RunError, which tuirnn/cli.py's mai
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuirnn.config import ConfigError
+from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps.definition import SWEEP_PRESETS, SweepDefinition, describe_point
 
 if TYPE_CHECKING:
@@ -74,30 +74,6 @@ def _default_out(args: argparse.Namespace, name: str) -> Path:
 
     models = getattr(args, "models_dir", None) or default_models_dir()
     return models / "sweeps" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-class _StopOnSignal:
-    """The first Ctrl-C / SIGTERM / SIGHUP stops the sweep (trials save a checkpoint); a second Ctrl-C aborts."""
-
-    def __init__(self, engine: SweepEngine, path: Path):
-        self.engine, self.path = engine, path
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopOnSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
-                self.previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.engine.stopping and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        _warn(f"stopping the sweep; continue it with: tuirnn sweep --resume {self.path}")
-        self.engine.stop()
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
 
 
 def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
@@ -179,7 +155,10 @@ def _execute(sweep: SweepDir, args: argparse.Namespace) -> int:
 
         engine = LocalEngine(sweep, args.workers, _data_dir(args))
     engine.subscribe(LiveSweepReporter(sweep) if sys.stdout.isatty() else PlainSweepReporter())
-    with _StopOnSignal(engine, sweep.path):
+    def announce(signum: int) -> None:
+        _warn(f"stopping the sweep; continue it with: tuirnn sweep --resume {sweep.path}")
+
+    with StopOnSignal(engine.stop, announce):
         ended = engine.run()
     _say(", ".join(f"{n} {status}" for status, n in ended.counts.items()) + f" (sweep {sweep.path})")
     _summary(sweep)
