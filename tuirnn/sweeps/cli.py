@@ -97,11 +97,10 @@ def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
 
 def _summary(sweep: SweepDir) -> None:
     metric = sweep.definition.metric
-    done = sorted((value, r.number, r) for r in sweep.trials
-                  if r.status == "done" and (value := r.metric(metric)) is not None)
-    for rank, (value, _, record) in enumerate(done[:10], 1):
+    for rank, record in enumerate(sweep.ranked()[:10], 1):
         bpc = f"{record.val_bpc:.3f}" if record.val_bpc is not None else "-"
-        _say(f"{rank:>2}. {record.id} {metric} {value:.4f} (val bpc {bpc}): {describe_point(record.params)}")
+        _say(f"{rank:>2}. {record.id} {metric} {record.metric(metric):.4f} (val bpc {bpc}): "
+             f"{describe_point(record.params)}")
     _say(f"results: {sweep.path / 'results.csv'} and {sweep.path / 'results.json'}")
 
 

@@ -135,11 +135,17 @@ class SweepDir:
             for r in sorted(self.trials, key=lambda r: r.number)
         ]
 
+    def ranked(self, metric: str | None = None) -> list[TrialRecord]:
+        """Done trials with a value of `metric` (default: the sweep's), best first; ties by trial number."""
+        metric = metric or self.definition.metric
+        scored = [(value, r.number, r) for r in self.trials
+                  if r.status == "done" and (value := r.metric(metric)) is not None]
+        return [record for _, _, record in sorted(scored, key=lambda item: item[:2])]
+
     def best(self) -> TrialRecord | None:
         """The done trial with the lowest value of the sweep's metric."""
-        scored = [(value, r.number, r) for r in self.trials
-                  if r.status == "done" and (value := r.metric(self.definition.metric)) is not None]
-        return min(scored, default=(None, None, None))[2]
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
 
     def export(self) -> None:
         rows = self.rows()

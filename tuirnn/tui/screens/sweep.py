@@ -198,13 +198,6 @@ def resumable(sweep: SweepDir) -> bool:
 
 
 # ----- the results as data -----------------------------------------------------------------------------
-def ranked(sweep: SweepDir, metric: str) -> list[TrialRecord]:
-    """Done trials with a value of `metric`, best first."""
-    scored = [(value, r.number, r) for r in sweep.trials
-              if r.status == "done" and (value := r.metric(metric)) is not None]
-    return [record for _, _, record in sorted(scored, key=lambda item: item[:2])]
-
-
 def heatmap_data(sweep: SweepDir, metric: str, rows: Axis | None, cols: Axis) -> HeatmapData:
     """`metric` of the done trials by the two axes' values; other axes are folded in by taking the best."""
     values: dict[tuple[int, int], float] = {}
@@ -988,7 +981,7 @@ class SweepScreen(Screen[None]):
         if sweep is None:
             return
         table = self.query_one(TrialTable)
-        best = next(iter(ranked(sweep, self.metric)), None)
+        best = next(iter(sweep.ranked(self.metric)), None)
         keys = [str(column.key.value) for column in table.ordered_columns]
         for record in list(sweep.trials):
             cells = self._row(sweep, record, best.id if best else None)
@@ -1049,7 +1042,7 @@ class SweepScreen(Screen[None]):
         for record in list(sweep.trials):
             metrics = self._metrics.setdefault(record.id, MetricsTail(sweep.trial_path(record) / METRICS_FILE))
             redraw = metrics.poll() or redraw
-        order = ranked(sweep, self.metric)
+        order = sweep.ranked(self.metric)
         ends = [(order[0], "best"), (order[-1], "worst")] if order else []
         for record, _ in ends:
             tail, samples = self._samples.setdefault(
