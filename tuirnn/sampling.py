@@ -12,6 +12,7 @@ import torch
 
 from tuirnn.checkpoint import CheckpointError, load_checkpoint
 from tuirnn.corpus import Vocabulary
+from tuirnn.cpu_step import single_step
 from tuirnn.devices import pick_device
 from tuirnn.models import CharRNN
 from tuirnn.runs import RunDir
@@ -64,6 +65,7 @@ class Generator:
             hidden = list((state[0] if isinstance(state, tuple) else state).unbind(0))
             cells = list(state[1].unbind(0)) if isinstance(state, tuple) else None
             step_input = torch.empty(1, dtype=torch.long, device=self.device)
+            step = single_step(self.model, self.device)
             probs = torch.softmax(logits[0].float(), dim=-1).cpu()
             for _ in range(settings.length):
                 if settings.greedy:
@@ -73,7 +75,7 @@ class Generator:
                     shaped = _filter(shaped, settings.top_k, settings.top_p)
                     choice = int(torch.multinomial(shaped, 1, generator=rng))
                 step_input.fill_(choice)
-                logits = self.model.step_layers(step_input, hidden, cells)
+                logits = step(step_input, hidden, cells)
                 next_probs = torch.softmax(logits[0].float(), dim=-1).cpu()  # once: for the top-n and the next draw
                 yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(next_probs))
                 probs = next_probs
