@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as real_F
 from helpers import tiny_config, tiny_flags, write_text
 
-from tuirnn import training
+from tuirnn import train_step
 from tuirnn.catalog import open_corpus
 from tuirnn.checkpoint import load_checkpoint
 from tuirnn.cli import main
@@ -160,7 +160,7 @@ def test_pause_save_resume_stop_from_another_thread(tmp_path: Path, corpus: Corp
 
 
 class _PoisonedLoss:
-    """Stands in for torch.nn.functional in the trainer: training losses turn NaN from call `nan_from`,
+    """Stands in for torch.nn.functional in the training step: losses turn NaN from call `nan_from`,
     and `hooks` run at given calls (to request a save at an exact step)."""
 
     def __init__(self, nan_from: int, hooks: dict[int, Any] | None = None):
@@ -180,7 +180,7 @@ class _PoisonedLoss:
 
 def test_nan_loss_fails_and_keeps_the_good_checkpoint(tmp_path: Path, corpus: Corpus,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(training, "F", _PoisonedLoss(nan_from=8))
+    monkeypatch.setattr(train_step, "F", _PoisonedLoss(nan_from=8))
     config = tiny_config(corpus.source, max_steps=20, eval_every=3)
     trainer, events = _trainer(tmp_path, config, corpus)
     result = trainer.run()
@@ -201,7 +201,7 @@ def test_nan_between_reports_never_overwrites_the_good_checkpoint(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The loss is read every log_every steps; a save asked for in between must not store NaN weights."""
     control = TrainingControl()
-    monkeypatch.setattr(training, "F", _PoisonedLoss(nan_from=4, hooks={2: control.request_save,
+    monkeypatch.setattr(train_step, "F", _PoisonedLoss(nan_from=4, hooks={2: control.request_save,
                                                                          6: control.request_save}))
     config = tiny_config(corpus.source, max_steps=20, log_every=10)
     run = RunDir.create(tmp_path / "run", config, corpus.vocab, {})
@@ -214,7 +214,7 @@ def test_nan_between_reports_never_overwrites_the_good_checkpoint(tmp_path: Path
 
 def test_cli_reports_nan_in_one_line(tmp_path: Path, words: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(training, "F", _PoisonedLoss(nan_from=3))
+    monkeypatch.setattr(train_step, "F", _PoisonedLoss(nan_from=3))
     rc = main(["train", "--corpus", str(words), *tiny_flags(), "--out", str(tmp_path / "run")])
     captured = capsys.readouterr()
     assert rc == 1

@@ -68,10 +68,13 @@ FIELD_HELP = {
     "sample_seed": "seed of the periodic samples",
     "seed": "random seed (initialisation, dropout)",
     "device": "auto, cpu, cuda or mps",
+    "precision": "float precision on a CUDA GPU: auto (TF32 where available), fp32, tf32 or bf16",
+    "cuda_graph": "replay each step from a CUDA graph on a CUDA GPU (falls back to plain steps)",
 }
 SHORT_ALIASES = {"hidden_size": ["--hidden"], "embedding_size": ["--embedding"], "batch_size": ["--batch"],
                  "seq_len": ["--seq"]}
-RESUMABLE_FIELDS = {"epochs", "max_steps", "log_every", "eval_every", "sample_every", "device", "eval_max_chars"}
+RESUMABLE_FIELDS = {"epochs", "max_steps", "log_every", "eval_every", "sample_every", "device", "eval_max_chars",
+                    "precision", "cuda_graph"}
 
 
 class UsageError(Exception):

@@ -25,6 +25,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
 ENCODING_ERRORS = ("strict", "replace", "latin-1")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -83,6 +84,10 @@ class TrainConfig:
     sample_seed: int = 0
     seed: int = 1234
     device: str = "auto"
+    precision: str = "auto"
+    """Float precision on a CUDA GPU: `auto` is TF32 where the GPU has it; elsewhere always fp32."""
+    cuda_graph: bool = True
+    """Replay each training step from a CUDA graph on a CUDA GPU (falls back to plain steps)."""
 
 
 @dataclass
@@ -197,6 +202,7 @@ def validation_errors(config: RunConfig) -> dict[str, str]:
         ("schedule", t.schedule, SCHEDULES),
         ("encoding_errors", d.encoding_errors, ENCODING_ERRORS),
         ("device", t.device, DEVICES),
+        ("precision", t.precision, PRECISIONS),
     ):
         problems: list[str] = []
         _check_choice(problems, name, value, choices)

@@ -19,7 +19,12 @@ import torch.nn.functional as F
 
 from tuirnn.atomic import remove_stale_temps
 from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_ids
-from tuirnn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from tuirnn.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from tuirnn.config import ConfigError, RunConfig, TrainConfig, validate
 from tuirnn.corpus import Corpus, CorpusError
 from tuirnn.devices import describe_device, memory_in_use, pick_device
@@ -36,9 +41,10 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
-from tuirnn.models import CharRNN, State, detach_state, state_from_tensors, state_tensors
+from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
 from tuirnn.runs import RunDir, RunError
 from tuirnn.sampling import Generator, SamplingSettings
+from tuirnn.train_step import TrainStep, resolve_precision, set_fp32_matmul_precision
 
 SAMPLE_TEMPERATURE = 0.8
 LN2 = math.log(2)
@@ -184,17 +190,32 @@ class Trainer:
         eval_batches = make_eval_batches(to_device_ids(val_ids, device), d, t.batch_size, t.eval_max_chars)
         per_epoch = len(batches)
         total = t.max_steps or t.epochs * per_epoch
-        state: State | None = None
+        restored: State | None = None
         if self.resume:
-            state = self._restore(model, optimizer, device)
+            restored = self._restore(model, optimizer, device)
         self._total_steps = total
         params = list(model.parameters())
         chars_per_step = batches.batch_size * batches.seq_len
+        precision, precision_note = resolve_precision(t.precision, device)
+        if device.type == "cuda":
+            set_fp32_matmul_precision(precision)
+        step_runner = TrainStep(model, optimizer, batches.batch(0), batches.targets_last, d.carry_state, t.clip_norm,
+                                precision, t.cuda_graph)
+        step_runner.set_state(restored)
+        with self.model_lock:
+            step_runner.prepare(*batches.batch(self.step % per_epoch))
+        self.train_step = step_runner
+        device_text = describe_device(device)
+        if device.type == "cuda":
+            device_text += f", {precision}{f' ({precision_note})' if precision_note else ''}, {step_runner.description}"
         if self.run_dir is not None:
-            self.run_dir.update_info(status="running", device=describe_device(device), total_steps=total)
-        self._emit(Started(self.run_dir.path if self.run_dir else None, describe_device(device),
+            self.run_dir.update_info(status="running", device=device_text, total_steps=total)
+        self._emit(Started(self.run_dir.path if self.run_dir else None, device_text,
                            sum(p.numel() for p in params), self.corpus.describe(), self.step, total,
                            per_epoch, chars_per_step))
+
+        def carried() -> State | None:
+            return step_runner.state if d.carry_state else None
 
         start_step = self.step
         self._started = time.perf_counter()
@@ -203,7 +224,6 @@ class Trainer:
         loss = torch.zeros((), device=device)
         grad_norm: torch.Tensor | None = None
         control = self.control
-        vocab_size = len(self.corpus.vocab)
         while self.step < total:
             if control.paused:
                 paused_at = time.perf_counter()
@@ -211,31 +231,22 @@ class Trainer:
                 while control.paused:  # a save request wakes the wait: save, then stay paused
                     control.wait_while_paused()
                     if control.take_save_request():
-                        self._save(model, optimizer, state, device)
+                        self._save(model, optimizer, carried(), device)
                 progress.excluded_s += time.perf_counter() - paused_at
                 self._emit(Resumed(self.step))
             if control.stop_requested:
                 if progress.steps:  # report the partial interval so the curve ends where training did
                     self._log(progress, loss_sum, loss, grad_norm, params, optimizer, per_epoch, chars_per_step)
-                self._save(model, optimizer, state, device)
+                self._save(model, optimizer, carried(), device)
                 return self._finish("stopped")
             if control.take_save_request():
-                progress.excluded_s += self._timed(lambda: self._save(model, optimizer, state, device))
+                progress.excluded_s += self._timed(lambda: self._save(model, optimizer, carried(), device))
             index = self.step % per_epoch
-            if index == 0 or not d.carry_state:
-                state = None
-            inputs, targets = batches.batch(index)
+            for group in optimizer.param_groups:
+                group["lr"] = t.lr * lr_factor(t, self.step, total)
             with self.model_lock:
-                logits, new_state = model(inputs, state, last_only=batches.targets_last)
-                loss = F.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, t.clip_norm) if t.clip_norm > 0 else None
-                for group in optimizer.param_groups:
-                    group["lr"] = t.lr * lr_factor(t, self.step, total)
-                optimizer.step()
-            state = detach_state(new_state) if d.carry_state else None
-            loss_sum += loss.detach()
+                loss, grad_norm = step_runner.run(*batches.batch(index), fresh_state=index == 0)
+            loss_sum += loss
             self.step += 1
             progress.steps += 1
             if self.step % t.log_every == 0 or self.step == total:
@@ -243,11 +254,12 @@ class Trainer:
                 loss_sum.zero_()
             at_end = self.step == total
             if t.eval_every and self.step % t.eval_every == 0 and not at_end:
-                progress.excluded_s += self._timed(lambda: self._evaluate_and_save(model, optimizer, state, eval_batches, device))
+                progress.excluded_s += self._timed(
+                    lambda: self._evaluate_and_save(model, optimizer, carried(), eval_batches, device))
             if t.sample_every and self.step % t.sample_every == 0 and not at_end:
                 progress.excluded_s += self._timed(lambda: self._sample(model, device))
         if self.step > start_step or not self.resume:
-            self._evaluate_and_save(model, optimizer, state, eval_batches, device)
+            self._evaluate_and_save(model, optimizer, carried(), eval_batches, device)
             if t.sample_every:
                 self._sample(model, device)
         return self._finish("completed")

@@ -27,6 +27,7 @@ from tuirnn.config import (
     DEVICES,
     LAYOUTS,
     OPTIMIZERS,
+    PRECISIONS,
     PRESETS,
     SCHEDULES,
     ConfigError,
@@ -89,6 +90,8 @@ SECTIONS: tuple[tuple[str, tuple[Setting, ...]], ...] = (
         Setting("sample_every", "sample every", "int"),
         Setting("seed", "seed", "int"),
         Setting("device", "device", "choice", DEVICES),
+        Setting("precision", "GPU precision", "choice", PRECISIONS),
+        Setting("cuda_graph", "CUDA graph", "bool"),
     )),
 )
 SETTINGS = tuple(setting for _, settings in SECTIONS for setting in settings)

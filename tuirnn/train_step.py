@@ -1,0 +1,170 @@
+"""One training step on fixed buffers, replayed from a CUDA graph where that is possible.
+
+At the study's sizes a step is a chain of many small kernels, and launching them one at a time from
+Python leaves a GPU mostly idle. Forward, loss, backward and gradient clipping are captured once in a
+CUDA graph that reads its inputs from fixed buffers and is replayed at every step (the fused optimizer
+step stays outside it, so the learning rate and the checkpoint format need no special handling).
+The same buffers are used on every device: on the CPU, on MPS, and wherever capture is unavailable or
+fails, the step runs eagerly on them and computes the same thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from tuirnn.models import CharRNN, State, state_tensors
+
+WARMUP_ITERATIONS = 3
+"""Eager forward/backward passes before capture, so lazy initialisation (cuDNN plans, workspaces,
+allocator pools) happens outside the graph, as torch's documentation asks."""
+
+
+def resolve_precision(requested: str, device: torch.device) -> tuple[str, str]:
+    """The precision to train in and, where it differs from the request, why.
+
+    `auto` is TF32 on GPUs that have it (Ampere or newer): measured faster than plain FP32 for these
+    models, while bf16 autocast was slower at the study's sizes (see bench/train_throughput.py)."""
+    has_tf32 = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+    if requested == "auto":
+        return ("tf32" if has_tf32 else "fp32"), ""
+    if requested == "tf32" and not has_tf32:
+        return "fp32", "tf32 needs an Ampere or newer NVIDIA GPU"
+    if requested == "bf16" and not (device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return "fp32", "bf16 needs a CUDA GPU that supports it"
+    return requested, ""
+
+
+def set_fp32_matmul_precision(precision: str) -> None:
+    """TF32 on or off for float32 matrix products and cuDNN RNNs (process-wide torch flags)."""
+    tf32 = precision == "tf32"
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):  # torch >= 2.9
+        matmul.fp32_precision = "tf32" if tf32 else "ieee"
+        torch.backends.cudnn.rnn.fp32_precision = "tf32" if tf32 else "ieee"
+    else:
+        matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
+def graph_unavailable(device: torch.device, wanted: bool) -> str:
+    """Why the step will run eagerly, or "" when it will be captured."""
+    if not wanted:
+        return "CUDA graphs are turned off"
+    if device.type != "cuda":
+        return "CUDA graphs need a CUDA GPU"
+    return ""
+
+
+class TrainStep:
+    """Forward, loss, backward and clipping on fixed buffers; then the optimizer step.
+
+    `run` copies a batch into the buffers, replays the graph (or runs eagerly) and steps the optimizer.
+    The carried hidden state lives in `state`; it is detached simply by being copied into the buffers
+    after backward, and zeroed where a batch starts fresh.
+    """
+
+    def __init__(self, model: CharRNN, optimizer: torch.optim.Optimizer, example: tuple[torch.Tensor, torch.Tensor],
+                 targets_last: bool, carry_state: bool, clip_norm: float, precision: str, use_graph: bool):
+        self.model = model
+        self.optimizer = optimizer
+        self.params = list(model.parameters())
+        self.targets_last = targets_last
+        self.carry_state = carry_state
+        self.clip_norm = clip_norm
+        self.precision = precision
+        self.device = example[0].device
+        self.inputs = torch.zeros_like(example[0])
+        self.targets = torch.zeros_like(example[1])
+        self.state: State = model.initial_state(example[0].shape[0], self.device)
+        self.loss = torch.zeros((), device=self.device)
+        self.grad_norm: torch.Tensor | None = None
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.eager_reason = graph_unavailable(self.device, use_graph)
+
+    @property
+    def description(self) -> str:
+        return "CUDA graph" if self.graph is not None else f"eager ({self.eager_reason})"
+
+    def set_state(self, state: State | None) -> None:
+        for buffer, value in zip(state_tensors(self.state), state_tensors(state) if state is not None else []):
+            buffer.copy_(value)
+        if state is None:
+            self.reset_state()
+
+    def reset_state(self) -> None:
+        for buffer in state_tensors(self.state):
+            buffer.zero_()
+
+    def prepare(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        """Capture the step where possible, using the first batch; the weights, the carried state and
+        the random number generators are left as they were."""
+        if self.eager_reason:
+            return
+        self.inputs.copy_(inputs)
+        self.targets.copy_(targets)
+        saved_state = [t.clone() for t in state_tensors(self.state)]
+        saved_rng = torch.cuda.get_rng_state(self.device)
+        try:
+            self.graph = self._capture()
+        except RuntimeError as exc:  # an operation that cannot be captured: train eagerly instead
+            self.graph = None
+            self.eager_reason = f"capture failed: {str(exc).splitlines()[0][:120]}"
+            torch.cuda.synchronize(self.device)
+        finally:
+            for buffer, value in zip(state_tensors(self.state), saved_state):
+                buffer.copy_(value)
+            torch.cuda.set_rng_state(saved_rng, self.device)
+            if self.graph is None:
+                self.optimizer.zero_grad(set_to_none=True)
+
+    def _capture(self) -> torch.cuda.CUDAGraph:
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_ITERATIONS):
+                self._forward_backward()
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.optimizer.zero_grad(set_to_none=True)  # the graph allocates the gradients in its own pool
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads may use the GPU
+            self._forward_backward()
+        return graph
+
+    def run(self, inputs: torch.Tensor, targets: torch.Tensor, fresh_state: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One optimizer step on this batch; returns the loss and the gradient norm (device tensors)."""
+        self.inputs.copy_(inputs)
+        self.targets.copy_(targets)
+        if fresh_state:
+            self.reset_state()
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._forward_backward()
+        self.optimizer.step()
+        return self.loss, self.grad_norm
+
+    def _forward_backward(self) -> None:
+        with self._autocast():
+            logits, new_state = self.model(self.inputs, self.state, last_only=self.targets_last)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), self.targets.reshape(-1))
+        loss.backward()
+        if self.clip_norm > 0:
+            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm)
+        self.loss.copy_(loss.detach())
+        if self.carry_state:
+            with torch.no_grad():
+                for buffer, value in zip(state_tensors(self.state), state_tensors(new_state)):
+                    buffer.copy_(value)
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if self.precision != "bf16":
+            yield
+            return
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False):
+            yield
