@@ -285,17 +285,53 @@ def test_cli_rejects_bad_input_with_config_errors(tmp_path: Path, text_file: Pat
         sweep_cli.run(parse_cli("study-grid", "--workers", "0"))
 
 
-def test_trials_at_once_follow_cores_memory_and_measured_gpu_memory() -> None:
+def test_trials_at_once_follow_cores_and_memory_on_a_cpu() -> None:
     from tuirnn.sweeps import capacity
-    from tuirnn.sweeps.local import _Capacity
 
     assert capacity.cpu_slots(10, 2**20, cores=8, memory=2**40) == capacity.Slots(8, 1)
     assert capacity.cpu_slots(3, 2**20, cores=8, memory=2**40) == capacity.Slots(3, 2)
     assert capacity.cpu_slots(10, 2**30, cores=8, memory=3 * (2**30 + capacity.PROCESS_BYTES)).trials == 3
     assert capacity.cpu_slots(10, 2**20, workers=2, cores=8) == capacity.Slots(2, 4)
-    gpu = _Capacity(1, 16, measure_gpu=True, cores=16)
-    gpu.measured({"kind": "step", "gpu_peak_bytes": 2**30 - capacity.CUDA_CONTEXT_BYTES, "gpu_free_bytes": 10 * 2**30})
-    assert (gpu.trials, gpu.threads, gpu.measure_gpu) == (10, 1, False)  # the measured trial plus 9 more
+
+
+def _step(trial: str, rate: float, **extra: int) -> dict:
+    return {"kind": "step", "trial": trial, "chars_per_s": rate, **extra}
+
+
+def test_gpu_trials_at_once_double_while_throughput_rises_then_settle_on_the_best() -> None:
+    from tuirnn.sweeps import capacity
+    from tuirnn.sweeps.local import _Capacity
+
+    gpu = _Capacity(1, 16, ramp=capacity.ThroughputRamp(), cores=16)
+    memory = {"gpu_peak_bytes": 2**30 - capacity.CUDA_CONTEXT_BYTES, "gpu_free_bytes": 10 * 2**30}
+    gpu.measured(_step("a", 100.0, **memory), {"a"})
+    assert gpu.ramp.ceiling == 10 and gpu.trials == 1  # the measured trial plus 9 more would fit
+    gpu.measured(_step("a", 100.0), {"a"})
+    assert (gpu.trials, gpu.threads) == (2, 8)
+    gpu.measured(_step("a", 90.0), {"a", "b"})
+    gpu.measured(_step("a", 90.0), {"a", "b"})
+    assert gpu.trials == 2  # b has not reported twice yet
+    gpu.measured(_step("b", 90.0), {"a", "b"})
+    gpu.measured(_step("b", 90.0), {"a", "b"})
+    assert gpu.trials == 4  # 180 chars/s >= 1.1 x 100
+    running = {"a", "b", "c", "d"}
+    for trial in sorted(running) * 2:
+        gpu.measured(_step(trial, 48.0), running)
+    assert (gpu.trials, gpu.threads, gpu.ramp.settled) == (2, 8, True)  # 192 < 1.1 x 180: back to 2
+    gpu.measured(_step("a", 1000.0), running)
+    assert gpu.trials == 2
+
+
+def test_gpu_trials_at_once_stop_at_what_memory_holds() -> None:
+    from tuirnn.sweeps import capacity
+
+    ramp = capacity.ThroughputRamp()
+    ramp.observe(_step("a", 10.0, gpu_peak_bytes=4 * 2**30, gpu_free_bytes=6 * 2**30), {"a"})
+    ramp.observe(_step("a", 10.0), {"a"})
+    assert ramp.ceiling == 2 and ramp.trials == 2
+    for trial in ["a", "b", "a", "b"]:
+        ramp.observe(_step(trial, 10.0), {"a", "b"})
+    assert (ramp.trials, ramp.settled) == (2, True)
 
 
 @pytest.mark.parametrize("strategy", ["random", "tpe"])

@@ -36,18 +36,18 @@ class _Slot:
 
 @dataclass
 class _Capacity:
-    """Trials at once and threads per trial; on a GPU it grows once the first trial's memory is measured."""
+    """Trials at once and threads per trial; on a GPU `ramp` sets them from the trials' measured throughput."""
 
     trials: int
     threads: int
-    measure_gpu: bool = False
+    ramp: capacity.ThroughputRamp | None = None
     cores: int = field(default_factory=capacity.cpu_cores)
 
-    def measured(self, message: Message) -> None:
-        if self.measure_gpu and "gpu_peak_bytes" in message:
-            self.trials = capacity.gpu_trials(message["gpu_peak_bytes"], message["gpu_free_bytes"])
+    def measured(self, message: Message, running: set[str]) -> None:
+        if self.ramp is not None:
+            self.ramp.observe(message, running)
+            self.trials = self.ramp.trials
             self.threads = max(1, self.cores // self.trials)
-            self.measure_gpu = False
 
 
 class LocalEngine(SweepEngine):
@@ -62,7 +62,7 @@ class LocalEngine(SweepEngine):
 
         definition = self.sweep.definition
         if not self.workers and pick_device(definition.base.train.device).type == "cuda":
-            return _Capacity(1, capacity.cpu_cores(), measure_gpu=True)
+            return _Capacity(1, capacity.cpu_cores(), ramp=capacity.ThroughputRamp())
         slots = capacity.cpu_slots(definition.trial_count, capacity.largest_trial_bytes(definition), self.workers)
         return _Capacity(slots.trials, slots.threads)
 
@@ -145,7 +145,7 @@ class LocalEngine(SweepEngine):
             return
         self._progress(message)
         if message["kind"] == "step":
-            limits.measured(message)
+            limits.measured(message, set(self._slots))
         elif message["kind"] == "eval" and not slot.pruned and message["step"] < record.total_steps:
             if planner.report(record.number, message["step"], message["val_loss"]):
                 slot.pruned = True
