@@ -17,6 +17,11 @@ The baseline runs the same trial configs one after another in this process, each
 `tuirnn.training.Trainer` with its own run directory (so it writes the same metrics and closing
 checkpoint as a trial does), with as many torch threads as the engine gives a single trial (all cores).
 
+For each K (and the baseline) the whole study is extrapolated from the measured aggregate rate: the
+characters every trial of the study's sweep presets (`study-layers` and `study-grid`: 60 epochs each at
+batch 64 x seq 42, on the same corpus, counted with the Trainer's own batching) would train, divided by
+that rate. On a GPU the trials' reported peak GPU memory is kept too.
+
 Prints one JSON object (progress lines go to stderr). The temporary folder is removed at the end.
 """
 
@@ -46,6 +51,8 @@ SEQ_LEN, BATCH = 42, 64
 CHARS_PER_STEP = SEQ_LEN * BATCH
 MAX_DROPOUT = 0.5
 """The axis's values are spread over [0, 0.5)."""
+STUDY_PRESETS = ("study-layers", "study-grid")
+"""The study's sweeps, whose whole run time is extrapolated from each K's measured rate."""
 
 
 def log(message: str) -> None:
@@ -133,6 +140,7 @@ def make_engine_class():
             self.started_msg: dict[str, float] = {}
             self.last_step: dict[str, tuple[float, float, int]] = {}  # received, elapsed_s, step
             self.ended_at: dict[str, float] = {}
+            self.gpu_peak: dict[str, int] = {}  # the largest gpu_peak_bytes each trial reported (CUDA only)
             self.peak_running = 0
             self.limits = None
             self.initial_trials = None
@@ -154,6 +162,9 @@ def make_engine_class():
                 self.started_msg[message["trial"]] = now
             elif message["kind"] == "step":
                 self.last_step[message["trial"]] = (now, message["elapsed_s"], message["step"])
+                if message.get("gpu_peak_bytes") is not None:
+                    trial = message["trial"]
+                    self.gpu_peak[trial] = max(self.gpu_peak.get(trial, 0), int(message["gpu_peak_bytes"]))
             super()._progress(message)
 
         def _ended(self, record, status, end, error=""):
@@ -181,8 +192,9 @@ def run_sweep(label: str, workers: int | None, definition, root: Path, data_dir:
         errors = "; ".join(f"{rec.id}: {rec.status} at step {rec.step} {rec.error}" for rec in bad)
         raise SystemExit(f"sweep K={label}: not every trial completed ({statuses}): {errors}")
 
-    train_s, startup_s, teardown_s, to_started_s, rates = [], [], [], [], []
+    train_s, startup_s, teardown_s, to_started_s, rates, gpu_peaks = [], [], [], [], [], []
     for record in sorted(sweep.trials, key=lambda rec: rec.number):
+        gpu_peaks.append(engine.gpu_peak.get(record.id))
         received, elapsed, _ = engine.last_step[record.id]
         loop_began = received - elapsed  # the Trainer's clock starts just before its first step
         train_s.append(elapsed)
@@ -213,12 +225,104 @@ def run_sweep(label: str, workers: int | None, definition, root: Path, data_dir:
         "teardown_s_median": r(median(teardown_s)),
         "trial_chars_per_s_median": r(median([v for v in rates if v is not None]), 1),
         "trial_chars_per_s": [r(v, 1) for v in rates],
+        "gpu_peak_bytes_max": max((v for v in gpu_peaks if v is not None), default=None),
+        "gpu_peak_bytes_per_trial": gpu_peaks if any(v is not None for v in gpu_peaks) else None,
     }
     log(f"K={label}: {result['chars_per_s']:.0f} chars/s aggregate in {wall:.1f} s "
         f"({k} at once, {result['threads_per_trial']} thread(s) each; per trial "
         f"{shown(result['trial_chars_per_s_median'])} chars/s; start-up {shown(result['startup_s_median'], '.2f')} s "
         "per trial)")
     return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# the whole study, for the extrapolation
+
+def study_size(corpus_spec: str, data_dir: Path, measured_model) -> dict:
+    """What the whole study trains: every trial of the study's sweep presets on `corpus_spec`, each for the
+    Trainer's total steps (max_steps, or epochs x batches per epoch from tuirnn.batching.check_fits on the
+    corpus's real split) x batch x seq_len characters. Also the study's parameters per character, averaged
+    over its characters, relative to `measured_model`'s: a rough idea of how much more work a char is."""
+    from tuirnn.batching import check_fits
+    from tuirnn.catalog import open_corpus
+    from tuirnn.sizing import parameter_count
+    from tuirnn.sweeps.definition import sweep_preset
+
+    splits: dict[tuple, tuple[int, int]] = {}
+    vocab: dict[tuple, int] = {}
+    param_chars = 0
+    presets: dict[str, dict] = {}
+    hidden, layers, epochs, shapes, per_epoch_seen = set(), set(), set(), set(), set()
+    for name in STUDY_PRESETS:
+        definition = sweep_preset(name).with_base_overrides({"corpus": corpus_spec})
+        points = definition.listed_points()
+        if definition.strategy != "grid" or len(points) != definition.trial_count:
+            raise SystemExit(f"sweep preset {name}: not a fully listed grid; the extrapolation needs every trial")
+        steps_sum = chars_sum = 0
+        for point in points:
+            config = definition.config_for(point)
+            m, d, t = config.model, config.data, config.train
+            key = (d.corpus, d.newlines_to_spaces, d.encoding_errors, d.val_fraction)
+            if key not in splits:  # the Trainer's split, from the same loader (the id cache is warm)
+                corpus = open_corpus(d.corpus, data_dir, d.newlines_to_spaces, d.encoding_errors)
+                train_ids, val_ids = corpus.split(d.val_fraction)
+                splits[key], vocab[key] = (len(train_ids), len(val_ids)), len(corpus.vocab)
+            per_epoch = check_fits(*splits[key], d, t.batch_size, t.eval_max_chars)
+            steps = t.max_steps or t.epochs * per_epoch
+            steps_sum += steps
+            chars_sum += steps * t.batch_size * d.seq_len
+            param_chars += steps * t.batch_size * d.seq_len * parameter_count(m, vocab[key])
+            hidden.add(m.hidden_size)
+            layers.add(m.layers)
+            epochs.add(t.epochs)
+            shapes.add(f"{t.batch_size}x{d.seq_len}")
+            per_epoch_seen.add(per_epoch)
+        presets[name] = {"trials": len(points), "steps": steps_sum, "chars": chars_sum}
+
+    def one_or_all(values: set):
+        return next(iter(values)) if len(values) == 1 else sorted(values)
+
+    train_chars = one_or_all({n_train for n_train, _ in splits.values()})
+    total_chars = sum(p["chars"] for p in presets.values())
+    measured_params = parameter_count(measured_model, max(vocab.values()))  # one corpus: one vocabulary
+    return {
+        "presets": presets,
+        "trials": sum(p["trials"] for p in presets.values()),
+        "epochs": one_or_all(epochs),
+        "batch_x_seq": one_or_all(shapes),
+        "train_chars": train_chars,
+        "steps_per_epoch": one_or_all(per_epoch_seen),
+        "total_steps": sum(p["steps"] for p in presets.values()),
+        "total_chars": total_chars,
+        "hidden_sizes": sorted(hidden),
+        "layers": sorted(layers),
+        "params_per_char_vs_measured": r(param_chars / total_chars / measured_params, 2),
+    }
+
+
+def study_minutes(study: dict, chars_per_s: float | None) -> float | None:
+    return r(study["total_chars"] / chars_per_s / 60, 1) if chars_per_s else None
+
+
+def extrapolation_note(study: dict, args, trials: int, corpus_name: str) -> str:
+    largest = max(study["hidden_sizes"])
+    if args.hidden < largest:
+        bias = (f"the study's trials with a larger hidden size (up to {largest}) or more layers are slower per char "
+                f"than hidden {args.hidden}, so the estimate is optimistic (by parameters, a study char averages "
+                f"{study['params_per_char_vs_measured']}x the work of a measured one)")
+    else:
+        bias = (f"measured at the study's largest hidden size, {largest}; its smaller trials are faster per char, "
+                "so the estimate is pessimistic in that respect (by parameters, a study char averages "
+                f"{study['params_per_char_vs_measured']}x the work of a measured one)")
+    return (f"Extrapolated by characters processed: the whole study ({' + '.join(STUDY_PRESETS)}, "
+            f"{study['trials']} trials, {study['epochs']} epochs each at batch x seq {study['batch_x_seq']}, on "
+            f"{corpus_name}: {study['total_chars']:,} training chars) / each K's measured aggregate chars/s, which "
+            f"was measured on {trials} trials of {args.steps} steps at hidden {args.hidden}, 2 layers. The study's "
+            f"trials have hidden {', '.join(map(str, study['hidden_sizes']))} and "
+            f"{', '.join(map(str, study['layers']))} layer(s); {bias}. Training only: the presets' periodic "
+            "evaluation and samples are not counted. The measured wall time includes every trial's process "
+            "start-up, which these short trials pay far more often per char than 60-epoch trials would (pessimistic "
+            f"in that respect). K is as measured here, with {trials} trials to run.")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -375,10 +479,14 @@ def main(argv: list[str] | None = None) -> int:
 
         d = definition.base.data
         corpus = open_corpus(d.corpus, data_dir, d.newlines_to_spaces, d.encoding_errors)  # fills the id cache
+        study = study_size(corpus_spec, data_dir, definition.base.model)
+        log(f"the whole study: {study['trials']} trials, {study['total_steps']:,} steps, "
+            f"{study['total_chars']:,} chars")
         log(f"{trials} trials of {args.steps} steps (hidden {args.hidden}, {chars_per_trial:,} chars each) on "
             f"{_study.device_name(device)}, {cores} core(s); K = {', '.join(labels)}")
 
         baseline = run_baseline(definition, root, data_dir, single_threads, chars_per_trial, device)
+        baseline["study_minutes_extrapolated"] = study_minutes(study, baseline["chars_per_s"])
         results: dict[str, dict] = {}
         for label in labels:
             results[label] = run_sweep(label, None if label == "auto" else int(label), definition, root, data_dir,
@@ -386,15 +494,19 @@ def main(argv: list[str] | None = None) -> int:
             results[label]["ratio"] = ratio(results[label]["chars_per_s"], baseline["chars_per_s"])
             results[label]["trial_ratio"] = ratio(results[label]["trial_chars_per_s_median"],
                                                   baseline["trial_chars_per_s_median"])
+            results[label]["study_minutes_extrapolated"] = study_minutes(study, results[label]["chars_per_s"])
+            log(f"K={label}: the whole study would take about {results[label]['study_minutes_extrapolated']} min")
 
     best = max(results.values(), key=lambda res: res["chars_per_s"])
+    corpus_name = Path(corpus_spec).name if corpus_spec != "default" else "default"
+    gpu_peaks = [res["gpu_peak_bytes_max"] for res in results.values() if res["gpu_peak_bytes_max"] is not None]
     output = {
         "benchmark": "sweep_throughput",
         "device": _study.device_name(device),
         "torch": torch.__version__,
         "cpu_cores": cores,
         "config": {
-            "corpus": Path(corpus_spec).name if corpus_spec != "default" else "default", "chars": len(corpus),
+            "corpus": corpus_name, "chars": len(corpus),
             "vocab": len(corpus.vocab), "base": "study-rnn2", "cell": definition.base.model.cell,
             "layers": definition.base.model.layers, "embedding": definition.base.model.embedding_size,
             "hidden": args.hidden, "seq_len": SEQ_LEN, "batch": BATCH, "lr": definition.base.train.lr,
@@ -410,7 +522,13 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": baseline,
         "results": results,
         "ratios": {label: res["ratio"] for label, res in results.items()},
-        "best": {"workers": best["workers"], "chars_per_s": best["chars_per_s"], "ratio": best["ratio"]},
+        "best": {"workers": best["workers"], "chars_per_s": best["chars_per_s"], "ratio": best["ratio"],
+                 "study_minutes_extrapolated": best["study_minutes_extrapolated"]},
+        "gpu_peak_bytes_per_trial_max": max(gpu_peaks, default=None),
+        "study": study,
+        "study_minutes_extrapolated": {label: res["study_minutes_extrapolated"] for label, res in results.items()},
+        "baseline_study_minutes_extrapolated": baseline["study_minutes_extrapolated"],
+        "extrapolation_note": extrapolation_note(study, args, trials, corpus_name),
     }
     if auto_k_cpu is not None and "auto" in results and results["auto"]["k_chosen"] != auto_k_cpu:
         output["auto_k_note"] = f"predicted {auto_k_cpu} before the run"

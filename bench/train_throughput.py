@@ -3,6 +3,7 @@
     python bench/train_throughput.py                      # hidden 512, the study's model 2
     python bench/train_throughput.py --hidden 128 --steps 10 --warmup 2   # a quick check
     python bench/train_throughput.py --hidden 1024 --device cuda
+    python bench/train_throughput.py --precision bf16 --no-cuda-graph     # the Trainer's GPU settings
 
 Both sides train the same 2-layer LSTM (embedding 42, dropout 0.1) on the same 90% of the Nietzsche text
 (newlines as spaces), in non-overlapping 42-char windows, batch 64, Adam 1e-3, no clipping, hidden state
@@ -14,6 +15,10 @@ and then `--steps` timed ones, in one of two ways:
   alone, so a noisy shared machine slows both sides alike;
 - `--interleave run` (the default on a GPU): each side trains alone, `--rounds` rounds alternating which
   goes first (ABBA...); the Trainer runs untouched, keeping its asynchronous GPU steps.
+
+The Trainer's side takes `--precision` and `--cuda-graph/--no-cuda-graph` (its `precision` and `cuda_graph`
+settings; both act on a CUDA GPU only). The baseline always runs with torch's default precision flags: the
+Trainer sets the process-wide TF32 flags, so they are put back to the defaults around every baseline step.
 
 Prints one JSON object.
 """
@@ -30,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _study
 import torch
 
-from tuirnn.config import ConfigError, preset, with_overrides
+from tuirnn.config import PRECISIONS, ConfigError, preset, with_overrides
 from tuirnn.devices import pick_device
-from tuirnn.events import Failed, StepMetrics, TrainingControl
+from tuirnn.events import Failed, Started, StepMetrics, TrainingControl
 from tuirnn.training import Trainer
 
 CHARS_PER_STEP = _study.STUDY_BATCH * _study.STUDY_SEQ_LEN
@@ -51,7 +56,43 @@ def ours_config(args, device: torch.device, total: int, log_every: int):
         "val_fraction": _study.VAL_FRACTION,
         "seed": args.seed,
         "device": device.type,
+        "precision": args.precision,
+        "cuda_graph": args.cuda_graph,
     })
+
+
+def precision_flags() -> tuple:
+    """The process-wide float32 precision flags the Trainer sets on a CUDA GPU (see
+    tuirnn.train_step.set_fp32_matmul_precision), read with the same API it writes them with."""
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):  # torch >= 2.9
+        return ("fp32_precision", matmul.fp32_precision, torch.backends.cudnn.rnn.fp32_precision)
+    return ("allow_tf32", matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+
+
+def set_precision_flags(flags: tuple, device: torch.device) -> None:
+    """Only on CUDA: elsewhere the Trainer leaves the flags alone and the baseline needs nothing."""
+    if device.type != "cuda":
+        return
+    api, matmul_flag, cudnn_flag = flags
+    if api == "fp32_precision":
+        torch.backends.cuda.matmul.fp32_precision = matmul_flag
+        torch.backends.cudnn.rnn.fp32_precision = cudnn_flag
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = matmul_flag
+        torch.backends.cudnn.allow_tf32 = cudnn_flag
+
+
+DEFAULT_FLAGS = precision_flags()
+"""torch's defaults, read at import, before any Trainer ran: the flags the study's loop ran with."""
+
+
+def device_recorder(into: list[str]):
+    """A Trainer subscriber that keeps the `Started` event's device text (on CUDA: GPU, precision, graph)."""
+    def listen(event) -> None:
+        if isinstance(event, Started):
+            into.append(event.device)
+    return listen
 
 
 def run_trainer(trainer: Trainer):
@@ -85,31 +126,38 @@ def interleaved(corpus, x, y, args, device: torch.device) -> dict:
         if step - 1 in timed_steps:
             ours_s.append(entered - shared["left_at"])
         ours_rng = _study.rng_state(device)
+        ours_flags = precision_flags()
         _study.set_rng_state(shared["rng"], device)
+        set_precision_flags(DEFAULT_FLAGS, device)
         started = time.perf_counter()
         study.train_steps(1)  # ends in .item(): synchronised
         if step in timed_steps:
             base_s.append(time.perf_counter() - started)
         shared["rng"] = _study.rng_state(device)
         _study.set_rng_state(ours_rng, device)
+        set_precision_flags(ours_flags, device)
         _study.sync(device)
         shared["left_at"] = time.perf_counter()
         return False
 
     trainer = Trainer(ours_config(args, device, total, NEVER), corpus, run=None,
                       control=TrainingControl(cancelled=between_steps))
+    device_text: list[str] = []
+    trainer.subscribe(device_recorder(device_text))
     finished = run_trainer(trainer)
     if shared["calls"] != total or len(ours_s) != args.steps:
         raise SystemExit(f"the Trainer polled its control {shared['calls']} times for {total} steps; "
                          "the interleaving hook no longer fits the loop: use --interleave run")
     return {
         "baseline": {"step_seconds": base_s, "final_loss": study.losses[-1], "peak_memory_bytes": None},
-        "ours": {"step_seconds": ours_s, "final_loss": finished.last_loss, "peak_memory_bytes": None},
+        "ours": {"step_seconds": ours_s, "final_loss": finished.last_loss, "peak_memory_bytes": None,
+                 "device": device_text[-1] if device_text else None},
         "final_step": total,
     }
 
 
 def baseline_run(corpus, x, y, args, device: torch.device) -> dict:
+    set_precision_flags(DEFAULT_FLAGS, device)  # a Trainer that ran before in this process may have changed them
     torch.manual_seed(args.seed)
     study = _study.StudyTrainer(_study.StudyLSTM(len(corpus.vocab), hidden_size=args.hidden), x, y, device)
     study.train_steps(args.warmup)
@@ -132,11 +180,13 @@ def ours_run(corpus, args, device: torch.device) -> dict:
                 _study.reset_peak_memory(device)
 
     trainer = Trainer(ours_config(args, device, total, args.warmup or total), corpus, run=None)
+    device_text: list[str] = []
     trainer.subscribe(listen)
+    trainer.subscribe(device_recorder(device_text))
     run_trainer(trainer)
     started = reports[args.warmup].elapsed_s if args.warmup > 0 else 0.0
     return {"seconds": reports[total].elapsed_s - started, "final_loss": reports[total].last_loss,
-            "peak_memory_bytes": _study.peak_memory(device),
+            "peak_memory_bytes": _study.peak_memory(device), "device": device_text[-1] if device_text else None,
             "events_chars_per_s": [round(r.chars_per_s, 1) for s, r in sorted(reports.items()) if s > args.warmup]}
 
 
@@ -166,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
                              "auto: step on the CPU, run on a GPU")
     parser.add_argument("--rounds", type=int, default=0, help="repetitions (0: 1 with --interleave step, 2 with run)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="the Trainer's precision setting (CUDA only; auto = TF32 where the GPU has it)")
+    parser.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True,
+                        help="the Trainer's cuda_graph setting: replay each step from a CUDA graph (CUDA only)")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads for both sides (0: leave as is)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS), help="text file (default: the study's Nietzsche)")
@@ -216,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             "hidden": args.hidden, "dropout": _study.STUDY_DROPOUT, "seq_len": _study.STUDY_SEQ_LEN,
             "batch": _study.STUDY_BATCH, "lr": _study.STUDY_LR, "seed": args.seed,
         },
+        "precision": args.precision,
+        "cuda_graph": args.cuda_graph,
+        "ours_device": last["ours"]["device"],
         "interleave": mode,
         "steps": args.steps,
         "warmup": args.warmup,
@@ -226,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": round(ours_rate / baseline_rate, 3),
         "ratio_per_round": [round(v, 3) for v in per_round],
     }
+    devices = [r["ours"]["device"] for r in results]
+    if len(set(devices)) > 1:  # e.g. a capture that failed in one round only
+        output["ours_device_per_round"] = devices
     if mode == "step":
         base_steps = [s for r in results for s in r["baseline"]["step_seconds"]]
         ours_steps = [s for r in results for s in r["ours"]["step_seconds"]]
