@@ -177,30 +177,29 @@ def test_packed_cpu_step_matches_the_model_step(cell: str, two_threads: None) ->
     from tuirnn.cpu_step import PackedStep, single_step
 
     model = _generator(cell, layers=3).model.eval()
-    step = single_step(model, torch.device("cpu"))
-    if not isinstance(step, PackedStep):
-        pytest.skip("this torch build has no oneDNN linear operators")
     hidden = [torch.randn(1, 24) for _ in range(3)]
     cells = [torch.randn(1, 24) for _ in range(3)] if cell == "lstm" else None
-    packed_hidden = [h.clone() for h in hidden]
-    packed_cells = [c.clone() for c in cells] if cells is not None else None
+    step = single_step(model, torch.device("cpu"), [h.clone() for h in hidden],
+                       [c.clone() for c in cells] if cells is not None else None)
+    if not isinstance(step, PackedStep):
+        pytest.skip("this torch build has no oneDNN linear operators")
     with torch.no_grad():
         for position in range(30):
             ids = torch.tensor([position % len(VOCAB)])
-            expected = model.step_layers(ids, hidden, cells)
-            got = step(ids, packed_hidden, packed_cells)
-            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
-    for ours, theirs in zip(packed_hidden, hidden):
+            torch.testing.assert_close(step(ids), model.step_layers(ids, hidden, cells), rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip(step.hidden, hidden):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
 def test_packed_step_is_used_only_where_it_is_faster(two_threads: None) -> None:
-    from tuirnn.cpu_step import single_step
+    from tuirnn.cpu_step import PackedStep, single_step
 
     model = _generator().model.eval()
-    assert single_step(model, torch.device("cpu"), batch_size=4) == model.step_layers
+    state = [torch.zeros(4, 24) for _ in range(2)]
+    assert not isinstance(single_step(model, torch.device("cpu"), state, state), PackedStep)  # a batch of 4
     torch.set_num_threads(1)
-    assert single_step(model, torch.device("cpu")) == model.step_layers
+    state = [torch.zeros(1, 24) for _ in range(2)]
+    assert not isinstance(single_step(model, torch.device("cpu"), state, state), PackedStep)
 
 
 def test_generation_with_packed_weights_is_seeded_and_close_to_the_plain_step(two_threads: None) -> None:

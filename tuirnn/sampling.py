@@ -65,18 +65,19 @@ class Generator:
             hidden = list((state[0] if isinstance(state, tuple) else state).unbind(0))
             cells = list(state[1].unbind(0)) if isinstance(state, tuple) else None
             step_input = torch.empty(1, dtype=torch.long, device=self.device)
-            step = single_step(self.model, self.device)
-            probs = torch.softmax(logits[0].float(), dim=-1).cpu()
+            step = single_step(self.model, self.device, hidden, cells)
+            logits = logits[0].float().cpu()
+            probs = torch.softmax(logits, dim=-1)
             for _ in range(settings.length):
                 if settings.greedy:
                     choice = int(torch.argmax(probs))
                 else:
-                    shaped = torch.softmax(torch.log(probs.clamp_min(1e-30)) / settings.temperature, dim=-1)
+                    shaped = probs if settings.temperature == 1.0 else torch.softmax(logits / settings.temperature, dim=-1)
                     shaped = _filter(shaped, settings.top_k, settings.top_p)
                     choice = int(torch.multinomial(shaped, 1, generator=rng))
                 step_input.fill_(choice)
-                logits = step(step_input, hidden, cells)
-                next_probs = torch.softmax(logits[0].float(), dim=-1).cpu()  # once: for the top-n and the next draw
+                logits = step(step_input)[0].float().cpu()
+                next_probs = torch.softmax(logits, dim=-1)  # once: for the top-n and the next draw
                 yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(next_probs))
                 probs = next_probs
         finally:
