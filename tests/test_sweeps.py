@@ -25,7 +25,7 @@ from tuirnn.sweeps.events import TrialEnded, TrialProgress, TrialStarted
 from tuirnn.sweeps.local import LocalEngine
 from tuirnn.sweeps.planner import Planner
 from tuirnn.sweeps.sweepdir import SweepDir
-from tuirnn.sweeps.trial import end_message
+from tuirnn.sweeps.trial import end_message, stderr_log
 from tuirnn.sweeps.validation import check_sweep
 
 TINY = """
@@ -219,6 +219,8 @@ def test_tiny_grid_runs_two_at_a_time_and_exports_results(tmp_path: Path, text_f
     assert results["best_trial"] == best["trial"]
     saved = json.loads((sweep.path / "sweep.json").read_text())
     assert all(t["config"]["model"]["hidden_size"] == t["params"]["hidden_size"] for t in saved["trials"])
+    for record in sweep.trials:  # each trial process wrote its stderr beside its run, not to the terminal
+        assert stderr_log(sweep.trial_path(record)).is_file()
 
 
 def test_a_failing_trial_is_marked_failed_and_the_others_complete(tmp_path: Path, text_file: Path) -> None:

@@ -17,7 +17,7 @@ from tuirnn import train_step
 from tuirnn.catalog import open_corpus
 from tuirnn.checkpoint import load_checkpoint
 from tuirnn.cli import main
-from tuirnn.config import ConfigError, RunConfig, TrainConfig
+from tuirnn.config import ConfigError, RunConfig, TrainConfig, with_overrides
 from tuirnn.corpus import Corpus
 from tuirnn.events import (
     CheckpointSaved,
@@ -249,6 +249,20 @@ def test_resume_needs_the_same_vocabulary(tmp_path: Path, corpus: Corpus) -> Non
     other = open_corpus(str(other_text), tmp_path / "data")
     result = Trainer(config, other, RunDir.open(trainer.run_dir.path), resume=True).run()
     assert isinstance(result, Failed) and "differ from the run's vocabulary" in result.message
+
+
+def test_a_run_being_trained_elsewhere_is_refused_and_left_alone(tmp_path: Path, corpus: Corpus) -> None:
+    config = tiny_config(corpus.source, max_steps=3)
+    trainer, _ = _trainer(tmp_path, config, corpus)
+    trainer.run()
+    run = RunDir.open(trainer.run_dir.path)
+    before = {p.name: p.read_bytes() for p in run.path.iterdir()}
+    with run.training_lock():  # as if another process were training it
+        result = Trainer(config, corpus, RunDir.open(run.path), resume=True).run()
+    assert isinstance(result, Failed) and "being trained by another process" in result.message
+    assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
+    resumed = Trainer(with_overrides(config, {"max_steps": 5}), corpus, RunDir.open(run.path), resume=True).run()
+    assert isinstance(resumed, Finished) and resumed.step == 5  # the lock is gone with its holder
 
 
 def test_resume_needs_the_same_text(tmp_path: Path, corpus: Corpus) -> None:

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,10 +35,15 @@ METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 LATEST_FILE = "latest.safetensors"
 BEST_FILE = "best.safetensors"
+TRAINING_LOCK_FILE = ".training.lock"
 
 
 class RunError(ValueError):
     """A run directory is missing, incomplete or damaged."""
+
+
+class RunInUse(RunError):
+    """Another process is training this run."""
 
 
 def default_models_dir() -> Path:
@@ -99,6 +105,22 @@ class RunDir:
     @property
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
+
+    @contextlib.contextmanager
+    def training_lock(self) -> Iterator[None]:
+        """Held while a process trains this run: a second trainer (another terminal, the app, a resumed
+        sweep) is refused instead of interleaving its checkpoints and metrics with the first one's."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield
+            return
+        with open(self.path / TRAINING_LOCK_FILE, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunInUse(f"{self.path} is being trained by another process: stop that one first") from None
+            yield
 
     @classmethod
     def create(cls, path: Path, config: RunConfig, vocab: Vocabulary, info: dict[str, Any]) -> RunDir:

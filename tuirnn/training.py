@@ -8,6 +8,7 @@ event while the last good checkpoint stays on disk.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -42,7 +43,7 @@ from tuirnn.events import (
     TrainingControl,
 )
 from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
-from tuirnn.runs import RunDir, RunError
+from tuirnn.runs import RunDir, RunError, RunInUse
 from tuirnn.sampling import Generator, SamplingSettings
 from tuirnn.train_step import TrainStep, resolve_precision, set_fp32_matmul_precision
 
@@ -151,6 +152,15 @@ class Trainer:
 
     def run(self) -> Finished | Failed:
         """Train to the end (or until stopped); never raises for expected failures."""
+        try:
+            with self.run_dir.training_lock() if self.run_dir is not None else contextlib.nullcontext():
+                return self._run_locked()
+        except RunInUse as exc:  # the run belongs to the other process: report, but write nothing into it
+            event = Failed(self.step, "error", str(exc), self.run_dir.path if self.run_dir else None)
+            self._emit(event)
+            return event
+
+    def _run_locked(self) -> Finished | Failed:
         try:
             return self._train()
         except NonFiniteLoss as exc:

@@ -19,7 +19,7 @@ from tuirnn.sweeps.engine import SweepEngine
 from tuirnn.sweeps.events import SweepEnded
 from tuirnn.sweeps.planner import Planner
 from tuirnn.sweeps.sweepdir import SweepDir, TrialRecord
-from tuirnn.sweeps.trial import Message
+from tuirnn.sweeps.trial import Message, stderr_log
 from tuirnn.sweeps.worker import main as worker_main
 
 POLL_S = 0.2
@@ -119,7 +119,8 @@ class LocalEngine(SweepEngine):
                     else:
                         planner.tell(slot.record.number, "failed", None)
                         self._ended(slot.record, "failed", None,
-                                    f"the trial's process exited unexpectedly (exit code {slot.process.exitcode})")
+                                    f"the trial's process exited unexpectedly (exit code {slot.process.exitcode}; "
+                                    f"its messages are in {stderr_log(self.sweep.trial_path(slot.record))})")
 
     def _drain(self, messages: Any, planner: Planner, limits: _Capacity) -> None:
         while True:

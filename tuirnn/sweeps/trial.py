@@ -46,6 +46,13 @@ class TrialJob:
     threads: int
 
 
+def stderr_log(run_dir: str | Path) -> Path:
+    """Where a trial process's standard error goes: beside its run directory, which a fresh attempt
+    replaces, and off the terminal, where a stray library warning would draw over the app."""
+    run_path = Path(run_dir)
+    return run_path.with_name(f".{run_path.name}.stderr.log")
+
+
 def event_message(trial: str, event: Event) -> Message | None:
     if isinstance(event, Started):
         return {"kind": "started", "trial": trial, "start_step": event.start_step, "total_steps": event.total_steps,

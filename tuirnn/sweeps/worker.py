@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from tuirnn.events import TrainingControl
-from tuirnn.sweeps.trial import TrialJob, run_trial
+from tuirnn.sweeps.trial import TrialJob, run_trial, stderr_log
 
 
 def main(job: TrialJob, messages: Any, stop: Any) -> None:
@@ -21,6 +21,10 @@ def main(job: TrialJob, messages: Any, stop: Any) -> None:
     for sig in (signal.SIGINT, getattr(signal, "SIGHUP", None)):
         if sig is not None:
             signal.signal(sig, signal.SIG_IGN)
+    log = stderr_log(job.run_dir)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:  # Python's and native libraries' messages alike (file descriptor 2)
+        os.dup2(handle.fileno(), 2)
     import torch
 
     torch.set_num_threads(job.threads)
