@@ -70,7 +70,7 @@ if ! "$PYTHON" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() el
     echo "warning: torch sees no CUDA GPU; the GPU benchmarks will run on the CPU or fail" >&2
 fi
 if (( ${#corpus_args[@]} == 0 )); then
-    echo "warning: nietzsche.txt not found (set CORPUS); train/generate will fail, the sweep uses 'default'" >&2
+    echo "warning: nietzsche.txt not found (set CORPUS); train/generate/lockstep will fail, the sweep uses 'default'" >&2
 fi
 
 # Training: the study's loop vs the Trainer (run mode on a GPU: 2 rounds, ABBA). At about 8 ms per
@@ -88,6 +88,10 @@ bench generate_cpu 120 bench/generate_throughput.py --device cpu --seconds 1 --r
 
 # The sweep engine with K trials at once vs the same trials in sequence, and the whole study extrapolated.
 bench sweep_gpu 300 bench/sweep_throughput.py --device cuda --steps 300 --workers 1,2,4,8,auto ${corpus_args[@]+"${corpus_args[@]}"}
+
+# The same K models in one process, stepped in lockstep (each its own CUDA graph and stream): read with
+# sweep_gpu (same hidden 512 and steps). 310 rounds of 1+2+4+8 model steps (4,650) and 15 graph captures.
+bench lockstep_h512 120 bench/lockstep_throughput.py --device cuda --hidden 512 --group 1,2,4,8 --steps 300 --warmup 10 ${corpus_args[@]+"${corpus_args[@]}"}
 
 if command -v tmux > /dev/null; then
     bench first_frame 90 bench/first_frame.py --repeats 3

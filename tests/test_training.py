@@ -32,7 +32,7 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
-from tuirnn.runs import RunDir
+from tuirnn.runs import RunDir, RunInUse, delete_run
 from tuirnn.training import Trainer, lr_factor
 
 
@@ -261,6 +261,8 @@ def test_a_run_being_trained_elsewhere_is_refused_and_left_alone(tmp_path: Path,
         result = Trainer(config, corpus, RunDir.open(run.path), resume=True).run()
     assert isinstance(result, Failed) and "being trained by another process" in result.message
     assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
+        with pytest.raises(RunInUse):
+            delete_run(run.path)
     resumed = Trainer(with_overrides(config, {"max_steps": 5}), corpus, RunDir.open(run.path), resume=True).run()
     assert isinstance(resumed, Finished) and resumed.step == 5  # the lock is gone with its holder
 

@@ -106,14 +106,9 @@ class RunDir:
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
 
-    @contextlib.contextmanager
-    def training_lock(self) -> Iterator[None]:
-        """Held while a process trains this run: a second trainer (another terminal, the app, a resumed
-        sweep) is refused instead of interleaving its checkpoints and metrics with the first one's."""
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
-            yield
+    def training_lock(self) -> contextlib.AbstractContextManager[None]:
+        """See `training_lock`: held by the process that trains this run."""
+        return training_lock(self.path)
             return
         with open(self.path / TRAINING_LOCK_FILE, "a") as handle:
             try:
@@ -247,7 +242,25 @@ def list_runs(models_dir: Path) -> list[RunSummary]:
     return sorted(found, key=lambda s: s.modified, reverse=True)
 
 
+@contextlib.contextmanager
+def training_lock(run_path: Path) -> Iterator[None]:
+    """Held while a process trains the run at `run_path`: a second trainer (another terminal, the app, a
+    resumed sweep) or a delete is refused instead of interleaving with the first one's writes."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(Path(run_path) / TRAINING_LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInUse(f"{run_path} is being trained by another process: stop that one first") from None
+        yield
+
+
 def delete_run(path: Path) -> None:
     if not (Path(path) / CONFIG_FILE).exists():
         raise RunError(f"{path} is not a tuirnn run; not deleting it")
-    shutil.rmtree(path)
+    with training_lock(path):
+        shutil.rmtree(path)
