@@ -259,10 +259,10 @@ def test_a_run_being_trained_elsewhere_is_refused_and_left_alone(tmp_path: Path,
     before = {p.name: p.read_bytes() for p in run.path.iterdir()}
     with run.training_lock():  # as if another process were training it
         result = Trainer(config, corpus, RunDir.open(run.path), resume=True).run()
-    assert isinstance(result, Failed) and "being trained by another process" in result.message
-    assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
         with pytest.raises(RunInUse):
             delete_run(run.path)
+    assert isinstance(result, Failed) and "being trained by another process" in result.message
+    assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
     resumed = Trainer(with_overrides(config, {"max_steps": 5}), corpus, RunDir.open(run.path), resume=True).run()
     assert isinstance(resumed, Finished) and resumed.step == 5  # the lock is gone with its holder
 

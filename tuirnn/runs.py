@@ -109,13 +109,6 @@ class RunDir:
     def training_lock(self) -> contextlib.AbstractContextManager[None]:
         """See `training_lock`: held by the process that trains this run."""
         return training_lock(self.path)
-            return
-        with open(self.path / TRAINING_LOCK_FILE, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunInUse(f"{self.path} is being trained by another process: stop that one first") from None
-            yield
 
     @classmethod
     def create(cls, path: Path, config: RunConfig, vocab: Vocabulary, info: dict[str, Any]) -> RunDir:
