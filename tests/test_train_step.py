@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -135,3 +137,23 @@ def test_cuda_graph_replay_matches_eager_steps_on_a_gpu(case: str) -> None:
         results.append([float(runner.run(*batches.batch(i % len(batches)), fresh_state=i % len(batches) == 0)[0])
                         for i in range(2 * len(batches) + 3)])
     np.testing.assert_allclose(results[0], results[1], rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_auto_precision_is_timed_and_the_faster_kept_on_a_gpu() -> None:
+    from tuirnn.train_step import measured_precisions
+
+    cuda = torch.device("cuda")
+    config = validate(tiny_config(cell="lstm", hidden_size=64, batch_size=8))
+    torch.manual_seed(5)
+    model = CharRNN(config.model, len(VOCAB)).to(cuda)
+    batches = make_batches(IDS.to(cuda), config.data, config.train.batch_size)
+    runner = TrainStep(model, make_optimizer(config.train, model, cuda), batches.batch(0), False, True, 1.0,
+                       "auto", use_graph=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    runner.prepare(*batches.batch(0))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # timing trained nothing
+    if measured_precisions("auto", cuda):
+        assert runner.precision in ("tf32", "bf16") and runner.precision_note.startswith("measured tf32")
+    losses = [float(runner.run(*batches.batch(i), fresh_state=i == 0)[0]) for i in range(len(batches))]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]

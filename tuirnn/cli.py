@@ -68,7 +68,8 @@ FIELD_HELP = {
     "sample_seed": "seed of the periodic samples",
     "seed": "random seed (initialisation, dropout)",
     "device": "auto, cpu, cuda or mps",
-    "precision": "float precision on a CUDA GPU: auto (TF32 where available), fp32, tf32 or bf16",
+    "precision": "float precision on a CUDA GPU: auto (the faster of tf32 and bf16, timed at the start), fp32, "
+                 "tf32 or bf16",
     "cuda_graph": "replay each step from a CUDA graph on a CUDA GPU (falls back to plain steps)",
 }
 SHORT_ALIASES = {"hidden_size": ["--hidden"], "embedding_size": ["--embedding"], "batch_size": ["--batch"],

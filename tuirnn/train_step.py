@@ -21,13 +21,16 @@ from tuirnn.models import CharRNN, State, state_tensors
 WARMUP_ITERATIONS = 3
 """Eager forward/backward passes before capture, so lazy initialisation (cuDNN plans, workspaces,
 allocator pools) happens outside the graph, as torch's documentation asks."""
+TIMED_REPLAYS = 10
+"""Replays timed per precision when `auto` measures them; they leave the weights alone (the optimizer
+step is not in the graph)."""
 
 
 def resolve_precision(requested: str, device: torch.device) -> tuple[str, str]:
-    """The precision to train in and, where it differs from the request, why.
+    """The precision to train in (before any measurement) and, where it differs from the request, why.
 
-    `auto` is TF32 on GPUs that have it (Ampere or newer): measured faster than plain FP32 for these
-    models, while bf16 autocast was slower at the study's sizes (see bench/train_throughput.py)."""
+    `auto` starts as TF32 on GPUs that have it (Ampere or newer), never slower than FP32; where the step
+    is captured, `TrainStep.prepare` then times it against bf16 autocast (`measured_precisions`)."""
     has_tf32 = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
     if requested == "auto":
         return ("tf32" if has_tf32 else "fp32"), ""
@@ -36,6 +39,14 @@ def resolve_precision(requested: str, device: torch.device) -> tuple[str, str]:
     if requested == "bf16" and not (device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return "fp32", "bf16 needs a CUDA GPU that supports it"
     return requested, ""
+
+
+def measured_precisions(requested: str, device: torch.device) -> list[str]:
+    """The precisions `auto` times on this GPU before training, fastest kept: TF32 (never slower than
+    FP32) against bf16 autocast, which wins or loses depending on the model's size and the GPU."""
+    if requested != "auto" or device.type != "cuda" or torch.cuda.get_device_capability(device)[0] < 8:
+        return []
+    return ["tf32", "bf16"] if torch.cuda.is_bf16_supported() else []
 
 
 def set_fp32_matmul_precision(precision: str) -> None:
@@ -75,8 +86,8 @@ class TrainStep:
         self.targets_last = targets_last
         self.carry_state = carry_state
         self.clip_norm = clip_norm
-        self.precision = precision
         self.device = example[0].device
+        self.precision, self.precision_note = resolve_precision(precision, self.device)
         self.inputs = torch.zeros_like(example[0])
         self.targets = torch.zeros_like(example[1])
         self.state: State = model.initial_state(example[0].shape[0], self.device)
@@ -84,6 +95,7 @@ class TrainStep:
         self.grad_norm: torch.Tensor | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_reason = graph_unavailable(self.device, use_graph)
+        self.candidates = [] if self.eager_reason else measured_precisions(precision, self.device)
 
     @property
     def description(self) -> str:
@@ -100,8 +112,11 @@ class TrainStep:
             buffer.zero_()
 
     def prepare(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
-        """Capture the step where possible, using the first batch; the weights, the carried state and
-        the random number generators are left as they were."""
+        """Set the precision, and capture the step where possible (timing each candidate precision first
+        where `auto` asked for that), using the first batch; the weights, the carried state and the random
+        number generators are left as they were."""
+        if self.device.type == "cuda":
+            self._use_precision(self.precision)
         if self.eager_reason:
             return
         self.inputs.copy_(inputs)
@@ -109,7 +124,14 @@ class TrainStep:
         saved_state = [t.clone() for t in state_tensors(self.state)]
         saved_rng = torch.cuda.get_rng_state(self.device)
         try:
-            self.graph = self._capture()
+            if self.candidates:
+                timings = {}
+                for candidate in self.candidates:
+                    self._use_precision(candidate)
+                    timings[candidate] = self._milliseconds_per_replay(self._capture())
+                self._use_precision(min(timings, key=timings.__getitem__))
+                self.precision_note = "measured " + ", ".join(f"{p} {ms:.2f} ms" for p, ms in timings.items())
+            self.graph = self._capture()  # the graph kept is the last captured: its buffers are the gradients
         except RuntimeError as exc:  # an operation that cannot be captured: train eagerly instead
             self.graph = None
             self.eager_reason = f"capture failed: {str(exc).splitlines()[0][:120]}"
@@ -120,6 +142,20 @@ class TrainStep:
             torch.cuda.set_rng_state(saved_rng, self.device)
             if self.graph is None:
                 self.optimizer.zero_grad(set_to_none=True)
+
+    def _use_precision(self, precision: str) -> None:
+        self.precision = precision
+        set_fp32_matmul_precision(precision)
+
+    def _milliseconds_per_replay(self, graph: torch.cuda.CUDAGraph) -> float:
+        graph.replay()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(TIMED_REPLAYS):
+            graph.replay()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / TIMED_REPLAYS
 
     def _capture(self) -> torch.cuda.CUDAGraph:
         side = torch.cuda.Stream(self.device)

@@ -45,7 +45,7 @@ from tuirnn.events import (
 from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
 from tuirnn.runs import RunDir, RunError, RunInUse
 from tuirnn.sampling import Generator, SamplingSettings
-from tuirnn.train_step import TrainStep, resolve_precision, set_fp32_matmul_precision
+from tuirnn.train_step import TrainStep
 
 SAMPLE_TEMPERATURE = 0.8
 LN2 = math.log(2)
@@ -206,18 +206,16 @@ class Trainer:
         self._total_steps = total
         params = list(model.parameters())
         chars_per_step = batches.batch_size * batches.seq_len
-        precision, precision_note = resolve_precision(t.precision, device)
-        if device.type == "cuda":
-            set_fp32_matmul_precision(precision)
         step_runner = TrainStep(model, optimizer, batches.batch(0), batches.targets_last, d.carry_state, t.clip_norm,
-                                precision, t.cuda_graph)
+                                t.precision, t.cuda_graph)
         step_runner.set_state(restored)
         with self.model_lock:
             step_runner.prepare(*batches.batch(self.step % per_epoch))
         self.train_step = step_runner
         device_text = describe_device(device)
         if device.type == "cuda":
-            device_text += f", {precision}{f' ({precision_note})' if precision_note else ''}, {step_runner.description}"
+            note = f" ({step_runner.precision_note})" if step_runner.precision_note else ""
+            device_text += f", {step_runner.precision}{note}, {step_runner.description}"
         if self.run_dir is not None:
             self.run_dir.update_info(status="running", device=device_text, total_steps=total)
         self._emit(Started(self.run_dir.path if self.run_dir else None, device_text,
