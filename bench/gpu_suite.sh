@@ -79,6 +79,7 @@ train=(bench/train_throughput.py --device cuda ${corpus_args[@]+"${corpus_args[@
 bench train_h512 150 "${train[@]}" --hidden 512 --steps 400 --warmup 20
 bench train_h512_eager 150 "${train[@]}" --hidden 512 --steps 400 --warmup 20 --no-cuda-graph
 bench train_h512_fp32 150 "${train[@]}" --hidden 512 --steps 400 --warmup 20 --precision fp32
+bench train_h512_tf32 150 "${train[@]}" --hidden 512 --steps 400 --warmup 20 --precision tf32
 bench train_h512_bf16 150 "${train[@]}" --hidden 512 --steps 400 --warmup 20 --precision bf16
 bench train_h1024 150 "${train[@]}" --hidden 1024 --steps 200 --warmup 20
 
