@@ -4,8 +4,8 @@ At the study's sizes a step is a chain of many small kernels, and launching them
 Python leaves a GPU mostly idle. Forward, loss, backward and gradient clipping are captured once in a
 CUDA graph that reads its inputs from fixed buffers and is replayed at every step (the fused optimizer
 step stays outside it, so the learning rate and the checkpoint format need no special handling).
-The same buffers are used on every device: on the CPU, on MPS, and wherever capture is unavailable or
-fails, the step runs eagerly on them and computes the same thing.
+On the CPU, on MPS, and wherever capture is unavailable or fails, the same step runs eagerly on the
+batch itself, as a plain training loop would, and computes the same thing.
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ class TrainStep:
 
     def prepare(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
         """Set the precision, and capture the step where possible (timing each candidate precision first
-        where `auto` asked for that), using the first batch; the weights, the carried state and the random
-        number generators are left as they were."""
+        where `auto` asked for that), on the batch the run starts with; the weights, the carried state and
+        the random number generators are left as they were."""
         if self.device.type == "cuda":
             self._use_precision(self.precision)
         if self.eager_reason:

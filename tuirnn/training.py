@@ -211,7 +211,6 @@ class Trainer:
         step_runner.set_state(restored)
         with self.model_lock:
             step_runner.prepare(*batches.batch(self.step % per_epoch))
-        self.train_step = step_runner
         device_text = describe_device(device)
         if device.type == "cuda":
             note = f" ({step_runner.precision_note})" if step_runner.precision_note else ""
