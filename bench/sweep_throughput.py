@@ -240,17 +240,16 @@ def run_sweep(label: str, workers: int | None, definition, root: Path, data_dir:
 
 def study_size(corpus_spec: str, data_dir: Path, measured_model) -> dict:
     """What the whole study trains: every trial of the study's sweep presets on `corpus_spec`, each for the
-    Trainer's total steps (max_steps, or epochs x batches per epoch from tuirnn.batching.check_fits on the
-    corpus's real split) x batch x seq_len characters. Also the study's parameters per character, averaged
-    over its characters, relative to `measured_model`'s: a rough idea of how much more work a char is."""
-    from tuirnn.batching import check_fits
+    Trainer's total steps (tuirnn.sweeps.cost.steps_per_trial) x batch x seq_len characters. Also the
+    study's parameters per character, averaged over its characters, relative to `measured_model`'s: a rough
+    idea of how much more work a char is."""
     from tuirnn.catalog import open_corpus
     from tuirnn.sizing import parameter_count
+    from tuirnn.sweeps.cost import steps_per_trial, work_per_step
     from tuirnn.sweeps.definition import sweep_preset
 
-    splits: dict[tuple, tuple[int, int]] = {}
-    vocab: dict[tuple, int] = {}
-    param_chars = 0
+    corpora: dict[tuple, object] = {}
+    param_chars = 0.0
     presets: dict[str, dict] = {}
     hidden, layers, epochs, shapes, per_epoch_seen = set(), set(), set(), set(), set()
     for name in STUDY_PRESETS:
@@ -262,41 +261,37 @@ def study_size(corpus_spec: str, data_dir: Path, measured_model) -> dict:
         for point in points:
             config = definition.config_for(point)
             m, d, t = config.model, config.data, config.train
-            key = (d.corpus, d.newlines_to_spaces, d.encoding_errors, d.val_fraction)
-            if key not in splits:  # the Trainer's split, from the same loader (the id cache is warm)
-                corpus = open_corpus(d.corpus, data_dir, d.newlines_to_spaces, d.encoding_errors)
-                train_ids, val_ids = corpus.split(d.val_fraction)
-                splits[key], vocab[key] = (len(train_ids), len(val_ids)), len(corpus.vocab)
-            per_epoch = check_fits(*splits[key], d, t.batch_size, t.eval_max_chars)
-            steps = t.max_steps or t.epochs * per_epoch
+            key = (d.corpus, d.newlines_to_spaces, d.encoding_errors)
+            if key not in corpora:  # the Trainer's loader (the id cache is warm)
+                corpora[key] = open_corpus(d.corpus, data_dir, d.newlines_to_spaces, d.encoding_errors)
+            corpus = corpora[key]
+            steps = steps_per_trial(config, corpus)
             steps_sum += steps
             chars_sum += steps * t.batch_size * d.seq_len
-            param_chars += steps * t.batch_size * d.seq_len * parameter_count(m, vocab[key])
+            param_chars += steps * work_per_step(config, len(corpus.vocab))
             hidden.add(m.hidden_size)
             layers.add(m.layers)
             epochs.add(t.epochs)
             shapes.add(f"{t.batch_size}x{d.seq_len}")
-            per_epoch_seen.add(per_epoch)
+            per_epoch_seen.add(steps // t.epochs if t.epochs and not t.max_steps else None)
         presets[name] = {"trials": len(points), "steps": steps_sum, "chars": chars_sum}
 
     def one_or_all(values: set):
-        return next(iter(values)) if len(values) == 1 else sorted(values)
+        return next(iter(values)) if len(values) == 1 else sorted(values, key=str)
 
-    train_chars = one_or_all({n_train for n_train, _ in splits.values()})
     total_chars = sum(p["chars"] for p in presets.values())
-    measured_params = parameter_count(measured_model, max(vocab.values()))  # one corpus: one vocabulary
+    vocab_size = max(len(c.vocab) for c in corpora.values())  # one corpus: one vocabulary
     return {
         "presets": presets,
         "trials": sum(p["trials"] for p in presets.values()),
         "epochs": one_or_all(epochs),
         "batch_x_seq": one_or_all(shapes),
-        "train_chars": train_chars,
         "steps_per_epoch": one_or_all(per_epoch_seen),
         "total_steps": sum(p["steps"] for p in presets.values()),
         "total_chars": total_chars,
         "hidden_sizes": sorted(hidden),
         "layers": sorted(layers),
-        "params_per_char_vs_measured": r(param_chars / total_chars / measured_params, 2),
+        "params_per_char_vs_measured": r(param_chars / total_chars / parameter_count(measured_model, vocab_size), 2),
     }
 
 
