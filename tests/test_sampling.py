@@ -9,6 +9,7 @@ import torch
 from helpers import make_text, tiny_config, train_run, write_text
 
 from tuirnn.catalog import open_corpus
+from tuirnn.checkpoint import CheckpointError
 from tuirnn.config import ModelConfig
 from tuirnn.corpus import UnknownCharactersError, Vocabulary
 from tuirnn.models import CharRNN
@@ -173,38 +174,68 @@ def two_threads():
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_packed_cpu_step_matches_the_model_step(cell: str, two_threads: None) -> None:
-    from tuirnn.cpu_step import PackedStep, single_step
+@pytest.mark.parametrize(("hidden_size", "threads"), [(24, 1), (24, 2), (24, 3), (25, 2)])
+def test_cpu_step_matches_the_model_step(cell: str, hidden_size: int, threads: int) -> None:
+    from tuirnn.cpu_step import CpuStep
 
-    model = _generator(cell, layers=3).model.eval()
-    hidden = [torch.randn(1, 24) for _ in range(3)]
-    cells = [torch.randn(1, 24) for _ in range(3)] if cell == "lstm" else None
-    step = single_step(model, torch.device("cpu"), [h.clone() for h in hidden],
-                       [c.clone() for c in cells] if cells is not None else None)
-    if not isinstance(step, PackedStep):
-        pytest.skip("this torch build has no oneDNN linear operators")
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell=cell, layers=3, hidden_size=hidden_size, embedding_size=8), len(VOCAB)).eval()
+    hidden = [torch.randn(1, hidden_size) for _ in range(3)]
+    cells = [torch.randn(1, hidden_size) for _ in range(3)] if cell == "lstm" else None
+    step = CpuStep(model, hidden, cells, threads)
     with torch.no_grad():
         for position in range(30):
-            ids = torch.tensor([position % len(VOCAB)])
-            torch.testing.assert_close(step(ids), model.step_layers(ids, hidden, cells), rtol=1e-5, atol=1e-5)
+            char = position % len(VOCAB)
+            torch.testing.assert_close(step(char), model.step_layers(torch.tensor([char]), hidden, cells),
+                                       rtol=1e-5, atol=1e-5)
     for ours, theirs in zip(step.hidden, hidden):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    if cells is not None:
+        assert step.cells is not None
+        for ours, theirs in zip(step.cells, cells):
+            torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
-def test_packed_step_is_used_only_where_it_is_faster(two_threads: None) -> None:
-    from tuirnn.cpu_step import PackedStep, single_step
+def test_cpu_step_is_used_for_one_sequence_on_the_cpu(two_threads: None) -> None:
+    from tuirnn.cpu_step import CpuStep, single_step
 
     model = _generator().model.eval()
     state = [torch.zeros(4, 24) for _ in range(2)]
-    assert not isinstance(single_step(model, torch.device("cpu"), state, state), PackedStep)  # a batch of 4
-    torch.set_num_threads(1)
-    state = [torch.zeros(1, 24) for _ in range(2)]
-    assert not isinstance(single_step(model, torch.device("cpu"), state, state), PackedStep)
+    assert not isinstance(single_step(model, torch.device("cpu"), state, state), CpuStep)  # a batch of 4
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        state = [torch.zeros(1, 24) for _ in range(2)]
+        assert isinstance(single_step(model, torch.device("cpu"), state, state), CpuStep)
 
 
-def test_generation_with_packed_weights_is_seeded_and_close_to_the_plain_step(two_threads: None) -> None:
+def test_generation_is_seeded_whatever_the_thread_count(two_threads: None) -> None:
     generator = _generator()
     first = generator.generate("The will", SamplingSettings(length=200, seed=11))
     assert generator.generate("The will", SamplingSettings(length=200, seed=11)) == first
-    torch.set_num_threads(1)  # the model's own cells: only rounding differs, too little to change a draw here
+    torch.set_num_threads(1)  # one row block instead of two: at most rounding differs, too little to change a draw
     assert generator.generate("The will", SamplingSettings(length=200, seed=11)) == first
+
+
+def test_a_draw_is_the_multinomial_draw_of_the_same_seed() -> None:
+    from tuirnn.sampling import _draw
+
+    torch.manual_seed(0)
+    for seed in range(40):
+        probs = torch.softmax(3 * torch.randn(len(VOCAB)), dim=-1)
+        if seed % 2:
+            probs[torch.rand(len(VOCAB)) < 0.6] = 0.0  # what top-k and top-p leave
+        theirs, ours = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        noise = torch.empty_like(probs)
+        drawn = [_draw(probs, ours, noise) for _ in range(25)]
+        assert drawn == [int(torch.multinomial(probs, 1, generator=theirs)) for _ in range(25)]
+        assert all(probs[choice] > 0 for choice in drawn)
+
+
+@pytest.mark.parametrize("settings", [SamplingSettings(length=20, greedy=True),
+                                      SamplingSettings(length=20, seed=3, temperature=0.7, top_k=5)])
+def test_nan_weights_are_a_clear_error_not_text(settings: SamplingSettings) -> None:
+    generator = _generator()
+    with torch.no_grad():
+        generator.model.rnn.weight_hh_l1[3, 5] = float("nan")
+    with pytest.raises(CheckpointError, match="NaN"):
+        generator.generate("The will", settings)

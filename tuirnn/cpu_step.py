@@ -1,104 +1,136 @@
-"""Single-step generation on the CPU with oneDNN-packed weights, which use every core.
+"""Single-step generation on the CPU, spread over every core and cut to reading the weights once.
 
-A streamed character is one matrix-vector product per layer. MKL's matrix-vector product runs on one
-core however many torch has, so at torch's default threads a step was no faster than with one thread,
-while the study's re-run-the-window generation (a matrix-matrix product) used them all. oneDNN's
-inner product on weights packed once per stream splits the rows over the threads: at hidden 512 on two
-cores a step takes about 0.75 of the time of `CharRNN.step_layers`. With one thread it is about 0.1
-slower (the gates then cost separate element-wise calls), so it is only used with several threads.
-What remains is bound by reading the weights: about 13 MB per character at hidden 512.
+A streamed character is one matrix-vector product per layer, bound by reading the weights (about
+12.6 MB per character at the study's hidden 512). MKL's matrix-vector product runs on one core however
+many torch has, while the study's re-run-the-window generation (matrix-matrix products) uses them all.
+Here each layer's weight rows are split into one block per thread and multiplied as a batched product,
+which torch runs a block per thread: at hidden 512 a step takes about 0.5 of `CharRNN.step_layers`'s
+time on two cores (0.8 on one). Around the products, every other cost per character is cut:
+
+- the first layer's input product depends only on the character, so it is a table (one row per
+  vocabulary entry, computed once per stream) added as the bias of the hidden product;
+- each product writes into a buffer made once, whose gate views are made once;
+- an LSTM layer's input and hidden products are one product over [h_(l-1); h_l], and its candidate rows
+  are doubled so one sigmoid over all gates also gives the candidate's tanh (tanh(x) = 2 sigmoid(2x) - 1).
 
 The results equal `step_layers` up to float rounding (the sums run in another order).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from tuirnn.models import CharRNN
 
-StepFunction = Callable[[torch.Tensor], torch.Tensor]
-"""Logits for one next character (ids of shape (1,)), advancing the state the function was made with."""
+StepFunction = Callable[[int], torch.Tensor]
+"""Logits (shape (1, vocab)) after feeding one character id, advancing the state the function was made with."""
 
 
-def _linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor, activation: str = "none") -> torch.Tensor:
-    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, activation, [], "")
+class _BlockProduct:
+    """bias + x @ weight.T for a one-row x, as a batched product over row blocks of `weight`."""
+
+    def __init__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, threads: int):
+        rows, width = weight.shape
+        self.blocks = math.gcd(rows, threads)
+        self.x = x.unsqueeze(0).expand(self.blocks, 1, width)
+        self.weight = weight.contiguous().view(self.blocks, rows // self.blocks, width).transpose(1, 2)
+        self.bias = bias.reshape(self.blocks, 1, -1) if bias is not None else None
+        self.buffer = torch.empty(self.blocks, 1, rows // self.blocks)
+        self.out = self.buffer.view(1, rows)
+        """The result, a (1, rows) view of the buffer every call writes."""
+
+    def __call__(self, bias: torch.Tensor | None = None) -> torch.Tensor:
+        bias = self.bias if bias is None else bias
+        if bias is None:
+            torch.bmm(self.x, self.weight, out=self.buffer)
+        else:
+            torch.baddbmm(bias, self.x, self.weight, out=self.buffer)
+        return self.out
 
 
-def _pack(weight: torch.Tensor) -> torch.Tensor:
-    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), 1)
-
-
-class PackedStep:
+class CpuStep:
     """`CharRNN.step_layers` for one sequence on the CPU, on a snapshot of the model's weights.
 
-    The state lives in one row [embedding | h_1 | ... | h_L], so layer l's input [h_(l-1); h_l] is a
-    slice of it and each layer writes its new hidden state in place: no concatenation per step. LSTM and
-    tanh-RNN layers multiply that slice by the concatenated weights in one product; for the LSTM the
-    candidate gate's rows are doubled so one sigmoid over all gates also gives its tanh
-    (tanh(x) = 2 sigmoid(2x) - 1). GRU layers need the hidden product apart (it is gated by r).
+    The state lives in one row [h_1 | ... | h_L], so layer l's input [h_(l-1); h_l] is a slice of it and
+    each layer writes its new hidden state in place: no concatenation per step.
     """
 
-    def __init__(self, model: CharRNN, hidden: list[torch.Tensor], cells: list[torch.Tensor] | None):
+    def __init__(self, model: CharRNN, hidden: list[torch.Tensor], cells: list[torch.Tensor] | None,
+                 threads: int):
         rnn, cfg = model.rnn, model.config
         self.cell = cfg.cell
-        size, embedding = cfg.hidden_size, cfg.embedding_size
-        self.embedding = model.embedding.weight.detach()
-        self.row = torch.zeros(1, embedding + cfg.layers * size)
-        self.embedded = self.row[:, :embedding]
-        self.hidden = [self.row[:, embedding + layer * size: embedding + (layer + 1) * size] for layer in range(cfg.layers)]
-        self.inputs = [self.row[:, (embedding + (layer - 1) * size if layer else 0): embedding + (layer + 1) * size]
-                       for layer in range(cfg.layers)]
-        self.cells = [c.clone() for c in cells] if cells is not None else None
+        self.size = size = cfg.hidden_size
+        self.row = torch.zeros(1, cfg.layers * size)
+        self.hidden = [self.row[:, layer * size: (layer + 1) * size] for layer in range(cfg.layers)]
         for buffer, value in zip(self.hidden, hidden):
             buffer.copy_(value)
-        self.layers: list[tuple[torch.Tensor, ...]] = []
+        self.cells = [c.clone() for c in cells] if cells is not None else None
+        candidate = slice(2 * size, 3 * size)  # LSTM gate order: input, forget, candidate, output
+        self.products: list[_BlockProduct] = []
+        """LSTM and RNN: one per layer; GRU: the hidden product per layer, then the input products of
+        layers 1..L-1."""
+        input_products: list[_BlockProduct] = []
         for layer in range(cfg.layers):
             w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}").detach()
                                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            below = self.hidden[layer - 1] if layer else None
             if self.cell == "gru":
-                self.layers.append((_pack(w_ih), b_ih.clone(), _pack(w_hh), b_hh.clone()))
+                self.products.append(_BlockProduct(self.hidden[layer], w_hh, b_hh, threads))
+                if below is not None:
+                    input_products.append(_BlockProduct(below, w_ih, b_ih, threads))
                 continue
-            weight, bias = torch.cat([w_ih, w_hh], 1), b_ih + b_hh
-            if self.cell == "lstm":
-                candidate = slice(2 * size, 3 * size)
-                weight[candidate] *= 2
-                bias[candidate] *= 2
-            self.layers.append((_pack(weight), bias))
-        self.head = (_pack(model.head.weight), model.head.bias.detach().clone())
-        self.size = size
-
-    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
-        self.embedded.copy_(self.embedding[ids])
-        for layer, weights in enumerate(self.layers):
-            hidden = self.hidden[layer]
-            if self.cells is not None:
-                in_gate, forget, candidate, out_gate = _linear(self.inputs[layer], *weights, "sigmoid").chunk(4, 1)
-                cell = self.cells[layer].mul_(forget).addcmul_(in_gate, candidate.mul_(2).sub_(1))
-                torch.tanh(cell, out=hidden).mul_(out_gate)
-            elif self.cell == "gru":
-                below = self.inputs[layer][:, : self.inputs[layer].shape[1] - self.size]
-                from_input, from_hidden = _linear(below, *weights[:2]), _linear(hidden, *weights[2:])
-                gates = 2 * self.size
-                reset, update = torch.sigmoid(from_input[:, :gates] + from_hidden[:, :gates]).chunk(2, 1)
-                new = torch.tanh(from_input[:, gates:] + reset * from_hidden[:, gates:])
-                hidden.copy_(new + update * (hidden - new))
+            if layer == 0:
+                weight, bias, x = w_hh.clone(), None, self.hidden[0]
             else:
-                hidden.copy_(_linear(self.inputs[layer], *weights, "tanh"))
-        return _linear(self.hidden[-1], *self.head)
+                weight, bias = torch.cat([w_ih, w_hh], 1), b_ih + b_hh
+                x = self.row[:, (layer - 1) * size: (layer + 1) * size]
+            if self.cell == "lstm":
+                weight[candidate] *= 2
+                if bias is not None:
+                    bias[candidate] *= 2
+            self.products.append(_BlockProduct(x, weight, bias, threads))
+        self.products += input_products
+        # Row c: the first layer's input product for character c, with the biases that go with it.
+        w_ih, b_ih, b_hh = rnn.weight_ih_l0.detach(), rnn.bias_ih_l0.detach(), rnn.bias_hh_l0.detach()
+        table = F.linear(model.embedding.weight.detach(), w_ih, b_ih if self.cell == "gru" else b_ih + b_hh)
+        if self.cell == "lstm":
+            table[:, candidate] *= 2
+        self.first_input = table if self.cell == "gru" else table.view(len(table), *self.products[0].buffer.shape)
+        self.gates = [product.out.chunk(4, 1) for product in self.products] if self.cell == "lstm" else []
+        self.head = (model.head.weight.detach().clone(), model.head.bias.detach().clone())
+
+    def __call__(self, char: int) -> torch.Tensor:
+        if self.cell == "lstm":
+            assert self.cells is not None
+            for layer, (product, (in_gate, forget, candidate, out_gate)) in enumerate(zip(self.products, self.gates)):
+                product(self.first_input[char] if layer == 0 else None).sigmoid_()
+                cell = self.cells[layer].mul_(forget).addcmul_(in_gate, candidate, value=2).sub_(in_gate)
+                torch.tanh(cell, out=self.hidden[layer]).mul_(out_gate)
+        elif self.cell == "gru":
+            layers = len(self.hidden)
+            for layer, hidden in enumerate(self.hidden):
+                from_input = self.first_input[char] if layer == 0 else self.products[layers + layer - 1]()
+                from_hidden = self.products[layer]()
+                gates = 2 * self.size
+                reset, update = torch.sigmoid(from_input[..., :gates] + from_hidden[:, :gates]).chunk(2, 1)
+                new = torch.tanh(from_input[..., gates:] + reset * from_hidden[:, gates:])
+                hidden.copy_(new + update * (hidden - new))
+        else:
+            for layer, (product, hidden) in enumerate(zip(self.products, self.hidden)):
+                torch.tanh(product(self.first_input[char] if layer == 0 else None), out=hidden)
+        return F.linear(self.hidden[-1], *self.head)
 
 
 def single_step(model: CharRNN, device: torch.device, hidden: list[torch.Tensor],
                 cells: list[torch.Tensor] | None) -> StepFunction:
-    """The fastest exact-up-to-rounding single step for generating one sequence on `device` from the
-    given state: packed weights on a multi-threaded CPU where this torch build has oneDNN, otherwise the
-    model's own fused cells (which update `hidden` and `cells` in place)."""
-    if device.type == "cpu" and hidden[0].shape[0] == 1 and torch.get_num_threads() > 1 \
-            and torch.backends.mkldnn.is_available():
-        try:
-            return PackedStep(model, hidden, cells)
-        except (RuntimeError, AttributeError):  # a torch build without these oneDNN operators
-            pass
-    return lambda ids: model.step_layers(ids, hidden, cells)
+    """The fastest exact-up-to-rounding single step for generating from the given state: `CpuStep` for
+    one sequence on the CPU, otherwise the model's own fused cells (which update `hidden` and `cells` in
+    place)."""
+    if device.type == "cpu" and hidden[0].shape[0] == 1:
+        return CpuStep(model, hidden, cells, torch.get_num_threads())
+    ids = torch.empty(1, dtype=torch.long, device=device)
+    return lambda char: model.step_layers(ids.fill_(char), hidden, cells)

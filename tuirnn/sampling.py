@@ -31,6 +31,12 @@ def _filter(probs: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     return probs
 
 
+def _draw(probs: torch.Tensor, rng: torch.Generator, noise: torch.Tensor) -> int:
+    """`torch.multinomial(probs, 1, generator=rng)` without its checks, which cost more than the draw:
+    the same exponential noise from the same generator, so the same seed draws the same characters."""
+    return int(torch.argmax(torch.div(probs, noise.exponential_(generator=rng), out=noise)))
+
+
 class Generator:
     """Streams characters from a trained model; `seed` holds the seed of the latest `stream` call."""
 
@@ -64,21 +70,22 @@ class Generator:
             logits, state = self.model(inputs, None, last_only=True)
             hidden = list((state[0] if isinstance(state, tuple) else state).unbind(0))
             cells = list(state[1].unbind(0)) if isinstance(state, tuple) else None
-            step_input = torch.empty(1, dtype=torch.long, device=self.device)
             step = single_step(self.model, self.device, hidden, cells)
             logits = logits[0].float().cpu()
             probs = torch.softmax(logits, dim=-1)
+            noise = torch.empty_like(probs)
             for _ in range(settings.length):
                 if settings.greedy:
                     choice = int(torch.argmax(probs))
                 else:
                     shaped = probs if settings.temperature == 1.0 else torch.softmax(logits / settings.temperature, dim=-1)
-                    shaped = _filter(shaped, settings.top_k, settings.top_p)
-                    choice = int(torch.multinomial(shaped, 1, generator=rng))
-                step_input.fill_(choice)
-                logits = step(step_input)[0].float().cpu()
+                    choice = _draw(_filter(shaped, settings.top_k, settings.top_p), rng, noise)
+                probability = float(probs[choice])
+                if probability != probability:  # argmax and the draw take a NaN where multinomial would raise
+                    raise CheckpointError("the model's outputs are not numbers (NaN): its weights are broken")
+                logits = step(choice)[0].float().cpu()
                 next_probs = torch.softmax(logits, dim=-1)  # once: for the top-n and the next draw
-                yield GeneratedChar(self.vocab.chars[choice], float(probs[choice]), self._top(next_probs))
+                yield GeneratedChar(self.vocab.chars[choice], probability, self._top(next_probs))
                 probs = next_probs
         finally:
             self.model.train(was_training)
