@@ -239,3 +239,20 @@ def test_nan_weights_are_a_clear_error_not_text(settings: SamplingSettings) -> N
         generator.model.rnn.weight_hh_l1[3, 5] = float("nan")
     with pytest.raises(CheckpointError, match="NaN"):
         generator.generate("The will", settings)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_cpu_step_keeps_the_weights_it_was_made_with(cell: str) -> None:
+    import copy
+
+    from tuirnn.cpu_step import CpuStep
+
+    model = _generator(cell).model.eval()
+    hidden = [torch.randn(1, 24) for _ in range(2)]
+    cells = [torch.randn(1, 24) for _ in range(2)] if cell == "lstm" else None
+    step, untouched = CpuStep(model, hidden, cells, 2), CpuStep(copy.deepcopy(model), hidden, cells, 2)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(3)  # as training on would
+        for char in (5, 1, 7):
+            assert torch.equal(step(char), untouched(char))

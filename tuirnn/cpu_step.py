@@ -37,8 +37,10 @@ class _BlockProduct:
         rows, width = weight.shape
         self.blocks = math.gcd(rows, threads)
         self.x = x.unsqueeze(0).expand(self.blocks, 1, width)
-        self.weight = weight.contiguous().view(self.blocks, rows // self.blocks, width).transpose(1, 2)
-        self.bias = bias.reshape(self.blocks, 1, -1) if bias is not None else None
+        # Copies, so the step keeps the weights it was made with while the model trains on.
+        self.weight = weight.clone(memory_format=torch.contiguous_format).view(
+            self.blocks, rows // self.blocks, width).transpose(1, 2)
+        self.bias = bias.clone().view(self.blocks, 1, -1) if bias is not None else None
         self.buffer = torch.empty(self.blocks, 1, rows // self.blocks)
         self.out = self.buffer.view(1, rows)
         """The result, a (1, rows) view of the buffer every call writes."""
