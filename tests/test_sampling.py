@@ -84,8 +84,11 @@ def test_filter_keeps_the_smallest_set_reaching_p() -> None:
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    (SamplingSettings(temperature=0.0), "temperature must be positive"),
-    (SamplingSettings(temperature=-1.0), "temperature must be positive"),
+    (SamplingSettings(temperature=0.0), "temperature must be a number of at least"),
+    (SamplingSettings(temperature=-1.0), "temperature must be a number of at least"),
+    (SamplingSettings(temperature=1e-40), "temperature must be a number of at least"),
+    (SamplingSettings(temperature=float("nan")), "temperature must be a number of at least"),
+    (SamplingSettings(temperature=float("inf")), "temperature must be a number of at least"),
     (SamplingSettings(top_k=-1), "top_k"),
     (SamplingSettings(top_p=0.0), "top_p"),
     (SamplingSettings(top_p=1.5), "top_p"),
@@ -174,7 +177,7 @@ def two_threads():
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize(("hidden_size", "threads"), [(24, 1), (24, 2), (24, 3), (25, 2)])
+@pytest.mark.parametrize(("hidden_size", "threads"), [(24, 1), (24, 2), (24, 3), (25, 2), (24, 5)])
 def test_cpu_step_matches_the_model_step(cell: str, hidden_size: int, threads: int) -> None:
     from tuirnn.cpu_step import CpuStep
 
@@ -196,12 +199,10 @@ def test_cpu_step_matches_the_model_step(cell: str, hidden_size: int, threads: i
             torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
-def test_cpu_step_is_used_for_one_sequence_on_the_cpu(two_threads: None) -> None:
+def test_cpu_step_is_used_on_the_cpu_at_any_thread_count(two_threads: None) -> None:
     from tuirnn.cpu_step import CpuStep, single_step
 
     model = _generator().model.eval()
-    state = [torch.zeros(4, 24) for _ in range(2)]
-    assert not isinstance(single_step(model, torch.device("cpu"), state, state), CpuStep)  # a batch of 4
     for threads in (1, 2):
         torch.set_num_threads(threads)
         state = [torch.zeros(1, 24) for _ in range(2)]
@@ -256,3 +257,12 @@ def test_cpu_step_keeps_the_weights_it_was_made_with(cell: str) -> None:
             parameter.mul_(3)  # as training on would
         for char in (5, 1, 7):
             assert torch.equal(step(char), untouched(char))
+
+
+def test_logits_that_overflow_at_the_temperature_are_a_clear_error() -> None:
+    generator = _generator()
+    with torch.no_grad():
+        generator.model.head.bias[3] = 1e36  # finite, but over float32's range once divided by 0.001
+    with pytest.raises(CheckpointError, match="overflowing"):
+        generator.generate("The will", SamplingSettings(length=5, seed=1, temperature=0.001))
+    assert len(generator.generate("The will", SamplingSettings(length=5, greedy=True))) == 5

@@ -6,6 +6,7 @@ give the same text on the same device, and the global RNG (and so a training run
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -76,13 +77,16 @@ class Generator:
             noise = torch.empty_like(probs)
             for _ in range(settings.length):
                 if settings.greedy:
+                    drawn_from = probs
                     choice = int(torch.argmax(probs))
                 else:
                     shaped = probs if settings.temperature == 1.0 else torch.softmax(logits / settings.temperature, dim=-1)
-                    choice = _draw(_filter(shaped, settings.top_k, settings.top_p), rng, noise)
+                    drawn_from = _filter(shaped, settings.top_k, settings.top_p)
+                    choice = _draw(drawn_from, rng, noise)
+                # argmax and the draw take a NaN where multinomial would raise
                 probability = float(probs[choice])
-                if probability != probability:  # argmax and the draw take a NaN where multinomial would raise
-                    raise CheckpointError("the model's outputs are not numbers (NaN): its weights are broken")
+                if math.isnan(probability) or (drawn_from is not probs and math.isnan(float(drawn_from[choice]))):
+                    raise CheckpointError("the model's outputs are not numbers (NaN or overflowing): its weights are broken")
                 logits = step(choice)[0].float().cpu()
                 next_probs = torch.softmax(logits, dim=-1)  # once: for the top-n and the next draw
                 yield GeneratedChar(self.vocab.chars[choice], probability, self._top(next_probs))

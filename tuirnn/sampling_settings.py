@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
+
+MIN_TEMPERATURE = 1e-4
+"""Below it, dividing a model's logits by the temperature could overflow; it is greedy in all but name."""
 
 
 @dataclass(frozen=True)
@@ -21,8 +25,8 @@ class SamplingSettings:
     def check(self) -> None:
         if self.length < 0:
             raise ValueError("length must not be negative")
-        if not self.greedy and self.temperature <= 0:
-            raise ValueError("temperature must be positive (or use greedy)")
+        if not self.greedy and not (math.isfinite(self.temperature) and self.temperature >= MIN_TEMPERATURE):
+            raise ValueError(f"temperature must be a number of at least {MIN_TEMPERATURE:g} (or use greedy)")
         if self.top_k < 0:
             raise ValueError("top_k must not be negative (0 keeps all characters)")
         if not 0.0 < self.top_p <= 1.0:
