@@ -50,9 +50,12 @@ def test_app_module_does_not_import_torch_before_the_first_frame() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def _spawn_app(tmp_path: Path, config_file: Path) -> tuple[int, int, list[bytes]]:
-    env = {**os.environ, "TERM": "xterm-256color", "TUIRNN_MODELS_DIR": str(tmp_path / "models"),
-           "TUIRNN_DATA_DIR": str(tmp_path / "data")}
+def _spawn_app(tmp_path: Path, config_file: Path, locale: dict[str, str] | None = None) -> tuple[int, int, list[bytes]]:
+    """The app on a pseudo-terminal of 80x24, in a UTF-8 locale unless `locale` gives other variables."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("LC_ALL", "LC_CTYPE", "LANG", "TUIRNN_ASCII")}
+    env.update({"TERM": "xterm-256color", "TUIRNN_MODELS_DIR": str(tmp_path / "models"),
+                "TUIRNN_DATA_DIR": str(tmp_path / "data")}, **({"LANG": "C.UTF-8"} if locale is None else locale))
     pid, master = pty.fork()
     if pid == 0:  # pragma: no cover  (the child becomes the app)
         os.execvpe(sys.executable, [sys.executable, "-m", "tuirnn", "--config", str(config_file)], env)
@@ -79,6 +82,16 @@ def _wait(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def _wait_until_quiet(screen: list[bytes], quiet_s: float = 0.5, timeout: float = 30) -> None:
+    """Until the app has drawn nothing new for `quiet_s`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        drawn = len(screen)
+        time.sleep(quiet_s)
+        if len(screen) == drawn:
+            return
 
 
 def _exit_status(pid: int, timeout: float) -> int:
@@ -117,3 +130,32 @@ def test_hangup_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzs
     logged = max(int(r["step"]) for r in run.metrics())
     assert checkpoint.step >= logged > 0
     assert run.info["status"] == "stopped"
+
+
+SCREEN_KEYS = ((b"\x1bOR", b"hyperparameters"), (b"\x1bOS", b"Prompt"), (b"\x1b[15~", b"modified"),
+               (b"\x1b[17~", b"Heatmap"), (b"\x1bOP", b"Every"), (b"\x1b", b"Heatmap"), (b"\x1bOQ", b"Start"))
+"""F3..F6 (Model, Generate, Runs, Sweep), F1 (Help), Escape, F2 (Train), each with a word its screen shows."""
+
+
+@pytest.mark.parametrize(("locale", "ascii_only"), [({}, True), ({"LANG": "C.UTF-8"}, False)])
+def test_without_a_utf8_locale_every_screen_is_drawn_in_ascii(tmp_path: Path, nietzsche_path: Path,
+                                                              locale: dict[str, str], ascii_only: bool) -> None:
+    """No locale variables at all, as on a bare SSH login (Python then sets LC_CTYPE=C.UTF-8 for itself)."""
+    config_file = tmp_path / "tiny.toml"
+    save_toml(tiny_config(nietzsche_path, max_steps=60), config_file)
+    pid, master, screen = _spawn_app(tmp_path, config_file, locale)
+    try:
+        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+        os.write(master, b"s")  # train, so the sparklines, charts and the run's row have something to draw
+        _wait(lambda: [r.status for r in list_runs(tmp_path / "models")] == ["completed"], 60, "training to finish")
+        for key, word in SCREEN_KEYS:
+            shown = len(b"".join(screen))
+            os.write(master, key)
+            _wait(lambda shown=shown, word=word: word in b"".join(screen)[shown:], 30, f"the screen after {key!r}")
+            _wait_until_quiet(screen, timeout=3)
+        os.write(master, b"\x03")
+        _exit_status(pid, 60)
+    finally:
+        os.close(master)
+    output = b"".join(screen)
+    assert output.isascii() is ascii_only, sorted({char for char in output.decode("utf-8", "replace") if not char.isascii()})

@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tuirnn.config import ConfigError, RunConfig, validate, with_overrides
 from tuirnn.corpus import CorpusError
 from tuirnn.events import Event, Failed, Finished, TrainingControl
+from tuirnn.tui.ascii_output import ascii_driver, wants_ascii
 from tuirnn.tui.feed import TrainingFeed
 from tuirnn.tui.messages import TrainingChanged
 from tuirnn.tui.screens.confirm import ConfirmScreen
@@ -60,8 +61,9 @@ class TuirnnApp(App[int]):
         Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, models_dir: Path, data_dir: Path, config: RunConfig | None = None, preload_torch: bool = True):
-        super().__init__()
+    def __init__(self, models_dir: Path, data_dir: Path, config: RunConfig | None = None, preload_torch: bool = True,
+                 ascii_output: bool = False):
+        super().__init__(driver_class=ascii_driver(self.get_driver_class()) if ascii_output else None)
         self.models_dir = Path(models_dir)
         self.data_dir = Path(data_dir)
         self.config = config or RunConfig()
@@ -276,7 +278,7 @@ class TuirnnApp(App[int]):
 
 
 def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -> int:
-    app = TuirnnApp(models_dir, data_dir, config)
+    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(os.environ))
 
     def on_signal(signum: int, frame: object) -> None:
         app.hang_up(terminal_lost=signum == getattr(signal, "SIGHUP", None))
