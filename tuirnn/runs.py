@@ -7,6 +7,8 @@
                  samples.jsonl      periodic samples
                  latest.safetensors full resumable state
                  best.safetensors   weights with the best validation loss
+
+A sweep keeps its trials' run directories in models/<sweep>/trials/<trial>/ (see tuirnn.sweeps.sweepdir).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ SAMPLES_FILE = "samples.jsonl"
 LATEST_FILE = "latest.safetensors"
 BEST_FILE = "best.safetensors"
 TRAINING_LOCK_FILE = ".training.lock"
+SWEEP_FILE = "sweep.json"
+TRIALS_DIR = "trials"
 
 
 class RunError(ValueError):
@@ -189,6 +193,7 @@ class RunDir:
 @dataclass(frozen=True)
 class RunSummary:
     name: str
+    """The directory's name; a sweep's trial is named <sweep>/<trial>."""
     path: Path
     corpus: str
     architecture: str
@@ -197,9 +202,11 @@ class RunSummary:
     best_val_bpc: float | None
     status: str
     modified: float
+    sweep: str | None = None
+    """The sweep this run is a trial of."""
 
 
-def summarize(run: RunDir) -> RunSummary:
+def summarize(run: RunDir, sweep: str | None = None) -> RunSummary:
     m = run.config.model
     info = run.info
     modified = 0.0
@@ -208,7 +215,7 @@ def summarize(run: RunDir) -> RunSummary:
             if entry.is_file():
                 modified = max(modified, entry.stat().st_mtime)
     return RunSummary(
-        name=run.name,
+        name=f"{sweep}/{run.name}" if sweep else run.name,
         path=run.path,
         corpus=str(info.get("corpus", run.config.data.corpus)),
         architecture=f"{m.cell} {m.layers}x{m.hidden_size}",
@@ -217,19 +224,29 @@ def summarize(run: RunDir) -> RunSummary:
         best_val_bpc=info.get("best_val_bpc"),
         status=str(info.get("status", "unknown")),
         modified=modified,
+        sweep=sweep,
     )
 
 
+def sweep_dirs(models_dir: Path) -> list[Path]:
+    """The sweeps in models_dir."""
+    return [path for path in Path(models_dir).iterdir() if (path / SWEEP_FILE).is_file()]
+
+
 def list_runs(models_dir: Path) -> list[RunSummary]:
-    """Every readable run, newest first; damaged directories are skipped, not fatal."""
+    """Every readable run, sweeps' trials included, newest first; damaged directories are skipped, not fatal."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return []
+    places: list[tuple[Path, str | None]] = [(path, None) for path in models_dir.iterdir()]
+    for sweep in sweep_dirs(models_dir):
+        trials = sweep / TRIALS_DIR
+        places += [(path, sweep.name) for path in trials.iterdir()] if trials.is_dir() else []
     found = []
-    for path in models_dir.iterdir():
+    for path, sweep_name in places:
         if (path / CONFIG_FILE).exists():
             try:
-                found.append(summarize(RunDir.open(path)))
+                found.append(summarize(RunDir.open(path), sweep_name))
             except (RunError, OSError, TypeError, ValueError):
                 continue
     return sorted(found, key=lambda s: s.modified, reverse=True)

@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
-from tuirnn.runs import RunError, finite_or_none
+from tuirnn.runs import SWEEP_FILE, TRIALS_DIR, RunError, finite_or_none
 from tuirnn.sweeps.definition import SweepDefinition
 
-SWEEP_FILE = "sweep.json"
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
-TRIALS_DIR = "trials"
 STATUSES = ("queued", "running", "done", "pruned", "failed", "diverged")
 FINISHED = frozenset({"done", "pruned", "failed", "diverged"})
 LN2 = math.log(2)

@@ -1,5 +1,7 @@
 """Saved runs: browse them, watch one that another process is training, compare two, resume, generate, delete.
 
+Sweeps' trials are listed too, as <sweep>/<trial>; they are resumed and deleted with their sweep, not alone.
+
 The highlighted run's loss curves and samples show below the table. While the screen is active a timer
 reads what the shown runs' logs gained (see `RunTail`), so a headless `tuirnn train` is watched live.
 """
@@ -18,7 +20,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tuirnn.runs import RunError, RunSummary, delete_run, list_runs
+from tuirnn.runs import (
+    TRIALS_DIR,
+    RunError,
+    RunSummary,
+    delete_run,
+    list_runs,
+    sweep_dirs,
+)
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import RunTail
@@ -102,7 +111,7 @@ class RunsScreen(Screen[None]):
         self._tails: dict[str, RunTail] = {}
         self._shown: str | None = None
         self._marked: str | None = None
-        self._dir_mtime: int | None = None
+        self._listed_stamp: tuple[int, ...] | None = None
 
     @property
     def tuirnn(self) -> TuirnnApp:
@@ -148,13 +157,13 @@ class RunsScreen(Screen[None]):
     # ----- the list --------------------------------------------------------------------------------
     def _load(self) -> None:
         """Re-read models/, keeping the cursor on the same run."""
-        dir_mtime = self._models_dir_mtime()
+        stamp = self._listing_stamp()
         try:
             runs = list_runs(self.tuirnn.models_dir)
         except OSError:  # a file renamed away mid-listing by a run being written: the next tick lists again
-            self._dir_mtime = None
+            self._listed_stamp = None
             return
-        self._dir_mtime = dir_mtime
+        self._listed_stamp = stamp
         self._runs = {str(summary.path): summary for summary in runs}
         if self._marked not in self._runs:
             self._marked = None
@@ -170,10 +179,13 @@ class RunsScreen(Screen[None]):
         self._shown = self._selected()
         self._poll(redraw=True)
 
-    def _models_dir_mtime(self) -> int | None:
-        """Changes when a run directory is created or removed, by this process or another."""
+    def _listing_stamp(self) -> tuple[int, ...] | None:
+        """Changes when a run directory or a sweep's trial is created or removed, by this process or another."""
+        models_dir = self.tuirnn.models_dir
         try:
-            return self.tuirnn.models_dir.stat().st_mtime_ns
+            return (models_dir.stat().st_mtime_ns,
+                    *((sweep / TRIALS_DIR).stat().st_mtime_ns for sweep in sweep_dirs(models_dir)
+                      if (sweep / TRIALS_DIR).is_dir()))
         except OSError:
             return None
 
@@ -184,7 +196,7 @@ class RunsScreen(Screen[None]):
         return table.ordered_rows[table.cursor_row].key.value
 
     def _tick(self) -> None:
-        if self._models_dir_mtime() != self._dir_mtime:
+        if self._listing_stamp() != self._listed_stamp:
             self._load()
         else:
             self._poll()
@@ -240,8 +252,8 @@ class RunsScreen(Screen[None]):
             chart.border_subtitle = f"{MARK} marked: highlight another run to compare"
         else:
             curves += self._curves(self._marked, MARK + " ", MARKED_COLORS)
-            chart.border_subtitle = f"vs {MARK} {Path(self._marked).name}"
-        chart.border_title = Path(self._shown).name if self._shown else ""
+            chart.border_subtitle = f"vs {MARK} {self._runs[self._marked].name}"
+        chart.border_title = self._runs[self._shown].name if self._shown else ""
         chart.show(curves)
         samples = self._tails[self._shown].samples if self._shown is not None else []
         self.query_one("#runs-samples-text", Static).update(_samples_text(samples))
@@ -278,6 +290,10 @@ class RunsScreen(Screen[None]):
         if key is None:
             return
         summary = self._runs[key]
+        if summary.sweep is not None:
+            self.notify(f"{summary.name} is a trial of sweep {summary.sweep}: resume the sweep (Sweep screen, Ctrl+G).",
+                        severity="warning")
+            return
 
         def answered(resume: bool | None) -> None:
             if resume:
@@ -294,6 +310,10 @@ class RunsScreen(Screen[None]):
         if key is None:
             return
         summary = self._runs[key]
+        if summary.sweep is not None:
+            self.notify(f"{summary.name} is a trial of sweep {summary.sweep}, part of its results: it goes with the "
+                        "sweep's directory, not alone.", severity="warning")
+            return
         feed = self.tuirnn.feed
         if feed.active and feed.run_dir is not None and feed.run_dir.resolve() == summary.path.resolve():
             self.notify("This run is training: stop it first (x on the Train screen).", severity="warning")

@@ -52,7 +52,7 @@ from textual_plotext import PlotextPlot
 from tuirnn.config import PRESETS, ConfigError, RunConfig, preset
 from tuirnn.console import format_duration
 from tuirnn.corpus import Corpus
-from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, RunError
+from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, RunError, sweep_dirs
 from tuirnn.sweeps import capacity
 from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
@@ -177,12 +177,11 @@ def list_sweeps(sweeps_dir: Path) -> list[SweepDir]:
     if not sweeps_dir.is_dir():
         return []
     found = []
-    for path in sweeps_dir.iterdir():
-        if (path / SWEEP_FILE).is_file():
-            try:
-                found.append(SweepDir.read(path))
-            except RunError:
-                continue
+    for path in sweep_dirs(sweeps_dir):
+        try:
+            found.append(SweepDir.read(path))
+        except RunError:
+            continue
     return sorted(found, key=lambda sweep: (sweep.path / SWEEP_FILE).stat().st_mtime, reverse=True)
 
 
