@@ -132,7 +132,7 @@ class GenerateScreen(Screen[None]):
                 options.append((summary.name, str(summary.path)))
         target = self.tuirnn.generate_target
         self.tuirnn.generate_target = None
-        outside = target or self.run_path  # a run outside models/, such as a sweep's trial
+        outside = target or self.run_path  # a run outside models/, such as a trial of a sweep kept elsewhere
         if outside is not None and outside.is_dir() and str(outside) not in (value for _, value in options):
             options.append((outside.name, str(outside)))
         select = self.query_one("#gen-run", Select)
