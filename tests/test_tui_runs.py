@@ -14,7 +14,9 @@ import pytest
 
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Vocabulary
-from tuirnn.runs import RunDir
+from tuirnn.runs import TRIALS_DIR, RunDir
+from tuirnn.sweeps.definition import sweep_preset
+from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.screens.runs import RunsScreen, RunTable, _date
@@ -247,17 +249,18 @@ def test_resume_asks_first_when_the_run_may_be_training_elsewhere(tmp_path: Path
     asyncio.run(scenario())
 
 
-def add_sweep(models: Path, name: str, trials: dict[str, float]) -> Path:
-    """A sweep directory as the engine leaves it, with hand-written trials of the given ages (seconds)."""
-    sweep = models / name
+def add_sweep(models: Path, name: str, trials: dict[str, float], where: str = "sweeps") -> Path:
+    """A sweep where the engine puts it (models/sweeps/, or models/ itself as with --out), with hand-written
+    trials of the given ages (seconds)."""
+    sweep = SweepDir.create(models / where / name, sweep_preset("study-layers"))
     for trial, age_s in trials.items():
-        make_run(sweep / "trials", trial, corpus="nietzsche", hidden=64, steps=200, age_s=age_s)
-    (sweep / "sweep.json").write_text("{}", encoding="utf-8")
-    return sweep
+        make_run(sweep.path / TRIALS_DIR, trial, corpus="nietzsche", hidden=64, steps=200, age_s=age_s)
+    return sweep.path
 
 
-def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Path, models: Path) -> None:
-    add_sweep(models, "grid", {"t000": 600, "t001": 1800})
+@pytest.mark.parametrize("where", ["sweeps", "."])
+def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Path, models: Path, where: str) -> None:
+    trials = add_sweep(models, "grid", {"t000": 600, "t001": 1800}, where) / TRIALS_DIR
     make_run(models / "not-a-sweep" / "trials", "t000")  # no sweep.json: not a sweep's trial
     resumed: list[Path] = []
 
@@ -268,9 +271,8 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
             await pilot.press("4")
             table = app.screen.query_one(RunTable)
             assert [row.key.value for row in table.ordered_rows] == [
-                str(path) for path in (models / "shakespeare-lstm2x256", models / "grid" / "trials" / "t000",
-                                       models / "grid" / "trials" / "t001", models / "nietzsche-gru2x128",
-                                       models / "default-lstm2x256")]
+                str(path) for path in (models / "shakespeare-lstm2x256", trials / "t000", trials / "t001",
+                                       models / "nietzsche-gru2x128", models / "default-lstm2x256")]
             await pilot.press("down")
             assert app.screen.query_one(LossChart).border_title == "grid/t000"
             await pilot.press("m", "down")
@@ -278,18 +280,18 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
             await pilot.press("d")
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen)
-            assert (models / "grid" / "trials" / "t001").is_dir()
+            assert (trials / "t001").is_dir()
             await pilot.press("t")
             await pilot.pause()
             assert resumed == []
             shown = " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))
             assert "grid/t001 is a trial of sweep grid, part of its results" in shown
             assert "grid/t001 is a trial of sweep grid: resume the sweep" in shown
-            os.utime(models / "grid" / "trials", (MTIME, MTIME))  # a directory's mtime can be coarse
+            os.utime(trials, (MTIME, MTIME))  # a directory's mtime can be coarse
             await pilot.pause(0.1)
-            make_run(models / "grid" / "trials", "t002")
+            make_run(trials, "t002")
             await pilot.pause(1.5)
-            assert str(models / "grid" / "trials" / "t002") in [row.key.value for row in table.ordered_rows]
+            assert str(trials / "t002") in [row.key.value for row in table.ordered_rows]
 
     asyncio.run(scenario())
 
@@ -298,6 +300,7 @@ def test_runs_command_names_sweep_trials(tmp_path: Path, models: Path, capsys: p
     from tuirnn.cli import main
 
     add_sweep(models, "grid", {"t000": 0})
+    (add_sweep(models, "damaged", {}) / TRIALS_DIR).write_text("not a directory", encoding="utf-8")
     assert main(["--models-dir", str(models), "runs"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert sorted(names) == ["default-lstm2x256", "grid/t000", "nietzsche-gru2x128", "shakespeare-lstm2x256"]

@@ -8,7 +8,8 @@
                  latest.safetensors full resumable state
                  best.safetensors   weights with the best validation loss
 
-A sweep keeps its trials' run directories in models/<sweep>/trials/<trial>/ (see tuirnn.sweeps.sweepdir).
+A sweep keeps its trials' run directories in <sweep>/trials/<trial>/, the sweep itself in
+models/sweeps/<sweep>/ unless told otherwise (see tuirnn.sweeps.sweepdir).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ BEST_FILE = "best.safetensors"
 TRAINING_LOCK_FILE = ".training.lock"
 SWEEP_FILE = "sweep.json"
 TRIALS_DIR = "trials"
+SWEEPS_DIR = "sweeps"
+"""Where in models/ a sweep goes unless told otherwise."""
 
 
 class RunError(ValueError):
@@ -202,11 +205,11 @@ class RunSummary:
     best_val_bpc: float | None
     status: str
     modified: float
-    sweep: str | None = None
-    """The sweep this run is a trial of."""
+    sweep_name: str | None = None
+    """The name of the sweep this run is a trial of."""
 
 
-def summarize(run: RunDir, sweep: str | None = None) -> RunSummary:
+def summarize(run: RunDir, sweep_name: str | None = None) -> RunSummary:
     m = run.config.model
     info = run.info
     modified = 0.0
@@ -215,7 +218,7 @@ def summarize(run: RunDir, sweep: str | None = None) -> RunSummary:
             if entry.is_file():
                 modified = max(modified, entry.stat().st_mtime)
     return RunSummary(
-        name=f"{sweep}/{run.name}" if sweep else run.name,
+        name=f"{sweep_name}/{run.name}" if sweep_name else run.name,
         path=run.path,
         corpus=str(info.get("corpus", run.config.data.corpus)),
         architecture=f"{m.cell} {m.layers}x{m.hidden_size}",
@@ -224,32 +227,58 @@ def summarize(run: RunDir, sweep: str | None = None) -> RunSummary:
         best_val_bpc=info.get("best_val_bpc"),
         status=str(info.get("status", "unknown")),
         modified=modified,
-        sweep=sweep,
+        sweep_name=sweep_name,
     )
 
 
-def sweep_dirs(models_dir: Path) -> list[Path]:
-    """The sweeps in models_dir."""
-    return [path for path in Path(models_dir).iterdir() if (path / SWEEP_FILE).is_file()]
+def _entries(directory: Path) -> list[Path]:
+    """What `directory` holds; nothing where it is missing or unreadable."""
+    try:
+        return list(directory.iterdir())
+    except OSError:
+        return []
+
+
+def sweeps_in(directory: Path) -> list[Path]:
+    """The sweep directories directly in `directory`; unreadable entries are left out."""
+    found = []
+    for path in _entries(Path(directory)):
+        with contextlib.suppress(OSError):
+            if (path / SWEEP_FILE).is_file():
+                found.append(path)
+    return found
+
+
+def _sweeps(models_dir: Path) -> list[Path]:
+    """The sweeps whose trials are listed with the runs: in models/sweeps/ and, placed with --out, in models/."""
+    return sweeps_in(models_dir / SWEEPS_DIR) + sweeps_in(models_dir)
 
 
 def list_runs(models_dir: Path) -> list[RunSummary]:
-    """Every readable run, sweeps' trials included, newest first; damaged directories are skipped, not fatal."""
+    """Every readable run, sweeps' trials included, newest first; damaged or unreadable directories are
+    skipped, not fatal."""
     models_dir = Path(models_dir)
-    if not models_dir.is_dir():
-        return []
-    places: list[tuple[Path, str | None]] = [(path, None) for path in models_dir.iterdir()]
-    for sweep in sweep_dirs(models_dir):
-        trials = sweep / TRIALS_DIR
-        places += [(path, sweep.name) for path in trials.iterdir()] if trials.is_dir() else []
+    places: list[tuple[Path, str | None]] = [(path, None) for path in _entries(models_dir)]
+    places += [(trial, sweep.name) for sweep in _sweeps(models_dir) for trial in _entries(sweep / TRIALS_DIR)]
     found = []
     for path, sweep_name in places:
-        if (path / CONFIG_FILE).exists():
-            try:
+        try:
+            if (path / CONFIG_FILE).exists():
                 found.append(summarize(RunDir.open(path), sweep_name))
-            except (RunError, OSError, TypeError, ValueError):
-                continue
+        except (RunError, OSError, TypeError, ValueError):
+            continue
     return sorted(found, key=lambda s: s.modified, reverse=True)
+
+
+def listing_stamp(models_dir: Path) -> tuple[int, ...]:
+    """Changes when a run or a sweep's trial is created or removed, by this process or another."""
+    models_dir = Path(models_dir)
+    directories = [models_dir, models_dir / SWEEPS_DIR, *(sweep / TRIALS_DIR for sweep in _sweeps(models_dir))]
+    stamps = []
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            stamps.append(directory.stat().st_mtime_ns)
+    return tuple(stamps)
 
 
 @contextlib.contextmanager

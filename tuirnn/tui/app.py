@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tuirnn.config import ConfigError, RunConfig, validate, with_overrides
 from tuirnn.corpus import CorpusError
 from tuirnn.events import Event, Failed, Finished, TrainingControl
-from tuirnn.tui.ascii_output import ascii_driver, wants_ascii
+from tuirnn.tui.ascii_output import ascii_driver, launch_environment, wants_ascii
 from tuirnn.tui.feed import TrainingFeed
 from tuirnn.tui.messages import TrainingChanged
 from tuirnn.tui.screens.confirm import ConfirmScreen
@@ -63,7 +63,10 @@ class TuirnnApp(App[int]):
 
     def __init__(self, models_dir: Path, data_dir: Path, config: RunConfig | None = None, preload_torch: bool = True,
                  ascii_output: bool = False):
-        super().__init__(driver_class=ascii_driver(self.get_driver_class()) if ascii_output else None)
+        super().__init__()
+        self.ascii_output = ascii_output
+        if ascii_output:
+            self.driver_class = ascii_driver(self.driver_class)
         self.models_dir = Path(models_dir)
         self.data_dir = Path(data_dir)
         self.config = config or RunConfig()
@@ -98,6 +101,14 @@ class TuirnnApp(App[int]):
         wait in the queue; nothing is lost.
         """
         import tuirnn.training  # noqa: F401
+
+    def get_key_display(self, binding: Binding) -> str:
+        """In ASCII output a key is shown by name where Textual shows a symbol (⏎, ⇥, ↑)."""
+        display = super().get_key_display(binding)
+        if not self.ascii_output or display.isascii():
+            return display
+        modifiers, key = binding.parse_key()
+        return "+".join([*modifiers, key])
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -278,7 +289,7 @@ class TuirnnApp(App[int]):
 
 
 def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -> int:
-    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(os.environ))
+    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(launch_environment()))
 
     def on_signal(signum: int, frame: object) -> None:
         app.hang_up(terminal_lost=signum == getattr(signal, "SIGHUP", None))

@@ -9,12 +9,14 @@ bars keep their height, accented letters keep their base letter).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 
-from rich.cells import cell_len
+from rich.cells import cell_len, split_graphemes
 from textual.driver import Driver
 
 FORCE_VARIABLE = "TUIRNN_ASCII"
@@ -29,17 +31,18 @@ _BY_CHARACTER = {
     "▲": "^", "△": "^", "▼": "v", "▽": "v", "◀": "<", "◁": "<", "▶": ">", "▷": ">", "►": ">", "◄": "<",
     "←": "<", "→": ">", "↑": "^", "↓": "v", "⭘": "O", "✓": "v", "✔": "v", "✕": "x", "✗": "x", "✘": "x",
     "×": "x", "…": "~", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "«": "<", "»": ">",
+    # shown newlines, tabs and spaces: $ marks a line's end as `cat -A` does
+    "⏎": "$", "↵": "$", "⇥": ">", "␠": "_",
 }
 
 
 def _box_drawing(name: str) -> str:
-    if "DIAGONAL" in name:
-        return "X" if "CROSS" in name else ("/" if "UPPER RIGHT" in name else "\\")
-    if " AND " in name or "CROSS" in name or "ARC" in name:
-        return "+"
-    if "HORIZONTAL" in name or "LEFT" in name or "RIGHT" in name:
-        return "-"
-    return "|"
+    words = set(name.split())
+    if "DIAGONAL" in words:
+        return "X" if "CROSS" in words else "/" if "UPPER RIGHT" in name else "\\"
+    across = bool(words & {"HORIZONTAL", "LEFT", "RIGHT"})
+    upright = bool(words & {"VERTICAL", "UP", "DOWN"})
+    return "+" if across and upright else "-" if across else "|"
 
 
 def _braille(code: int) -> str:
@@ -67,7 +70,7 @@ def ascii_for(char: str) -> str:
     if 0x2580 <= code <= 0x259F:  # the remaining block elements: quadrants
         return ":"
     base = unicodedata.normalize("NFKD", char)[:1]
-    if width == 1 and base.isascii() and base.isprintable() and base:
+    if base and width == 1 and base.isascii() and base.isprintable():
         return base
     return "?" * width
 
@@ -85,26 +88,56 @@ class _AsciiTable(dict[int, str]):
 
 _TABLE = _AsciiTable()
 
+_ESCAPE_SEQUENCE = re.compile(r"(\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|P[^\x1b]*\x1b\\|[ -/]*[0-~]))")
+"""CSI, OSC, DCS and two-character escape sequences, kept whole."""
+
+
+def _text_to_ascii(text: str) -> str:
+    """Each character on its own, except around the two that change their neighbours' width the way rich
+    measures it (a zero-width joiner joins the next character, a variation selector widens the one
+    before): there each grapheme becomes ASCII as wide as rich measured it."""
+    if "\u200d" not in text and "\ufe0f" not in text:
+        return text.translate(_TABLE)
+    pieces = []
+    for start, end, width in split_graphemes(text)[0]:
+        translated = text[start:end].translate(_TABLE)[:width]
+        pieces.append(translated + "?" * (width - len(translated)))
+    return "".join(pieces)
+
 
 def to_ascii(text: str) -> str:
-    return text if text.isascii() else text.translate(_TABLE)
+    """`text` with every character outside escape sequences in ASCII, each run as wide as Textual measured
+    it (escape sequences pass untouched)."""
+    if text.isascii():
+        return text
+    pieces = _ESCAPE_SEQUENCE.split(text)  # text, escape sequence, text, ...
+    pieces[::2] = [_text_to_ascii(piece) for piece in pieces[::2]]
+    return "".join(pieces)
+
+
+def launch_environment() -> Mapping[str, str]:
+    """The environment this process was started with, where the system keeps it (Linux).
+
+    Python replaces a C or unusable locale by C.UTF-8 in os.environ's LC_CTYPE at start-up (PEP 538),
+    which would hide the locale the terminal was given.
+    """
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return os.environ
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {name.decode(errors="replace"): value.decode(errors="replace") for name, value in pairs}
 
 
 def wants_ascii(environ: Mapping[str, str]) -> bool:
-    """Whether the terminal's locale is not UTF-8 (or TUIRNN_ASCII says so); never by itself on Windows,
-    whose consoles Textual switches to UTF-8.
-
-    The locale is the first of LC_ALL, LC_CTYPE and LANG that is set. Python itself replaces a C locale
-    by C.UTF-8 in LC_CTYPE at start-up (PEP 538), so LC_CTYPE=C.UTF-8 with no LC_ALL and LANG unset, C or
-    POSIX is read as the C locale the terminal was given.
-    """
+    """Whether the locale is not UTF-8, read as tmux reads it: the first of LC_ALL, LC_CTYPE and LANG that
+    is set. TUIRNN_ASCII=1 or 0 decides instead; on Windows, whose consoles Textual switches to UTF-8, only
+    it does."""
     forced = environ.get(FORCE_VARIABLE, "")
     if forced in ("0", "1") or sys.platform == "win32":
         return forced == "1"
-    lc_all, lc_ctype, lang = (environ.get(name, "") for name in ("LC_ALL", "LC_CTYPE", "LANG"))
-    if not lc_all and lc_ctype == "C.UTF-8" and lang in ("", "C", "POSIX"):
-        return True
-    return not re.search(r"utf-?8", lc_all or lc_ctype or lang, re.IGNORECASE)
+    locale_name = environ.get("LC_ALL") or environ.get("LC_CTYPE") or environ.get("LANG") or ""
+    return not re.search(r"utf-?8", locale_name, re.IGNORECASE)
 
 
 def ascii_driver(base: type[Driver]) -> type[Driver]:

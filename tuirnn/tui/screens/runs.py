@@ -20,14 +20,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tuirnn.runs import (
-    TRIALS_DIR,
-    RunError,
-    RunSummary,
-    delete_run,
-    list_runs,
-    sweep_dirs,
-)
+from tuirnn.runs import RunError, RunSummary, delete_run, list_runs, listing_stamp
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import RunTail
@@ -157,13 +150,8 @@ class RunsScreen(Screen[None]):
     # ----- the list --------------------------------------------------------------------------------
     def _load(self) -> None:
         """Re-read models/, keeping the cursor on the same run."""
-        stamp = self._listing_stamp()
-        try:
-            runs = list_runs(self.tuirnn.models_dir)
-        except OSError:  # a file renamed away mid-listing by a run being written: the next tick lists again
-            self._listed_stamp = None
-            return
-        self._listed_stamp = stamp
+        self._listed_stamp = listing_stamp(self.tuirnn.models_dir)  # first: a change while listing lists again
+        runs = list_runs(self.tuirnn.models_dir)
         self._runs = {str(summary.path): summary for summary in runs}
         if self._marked not in self._runs:
             self._marked = None
@@ -179,16 +167,6 @@ class RunsScreen(Screen[None]):
         self._shown = self._selected()
         self._poll(redraw=True)
 
-    def _listing_stamp(self) -> tuple[int, ...] | None:
-        """Changes when a run directory or a sweep's trial is created or removed, by this process or another."""
-        models_dir = self.tuirnn.models_dir
-        try:
-            return (models_dir.stat().st_mtime_ns,
-                    *((sweep / TRIALS_DIR).stat().st_mtime_ns for sweep in sweep_dirs(models_dir)
-                      if (sweep / TRIALS_DIR).is_dir()))
-        except OSError:
-            return None
-
     def _selected(self) -> str | None:
         table = self.query_one(RunTable)
         if not table.row_count:
@@ -196,7 +174,7 @@ class RunsScreen(Screen[None]):
         return table.ordered_rows[table.cursor_row].key.value
 
     def _tick(self) -> None:
-        if self._listing_stamp() != self._listed_stamp:
+        if listing_stamp(self.tuirnn.models_dir) != self._listed_stamp:
             self._load()
         else:
             self._poll()
@@ -252,11 +230,16 @@ class RunsScreen(Screen[None]):
             chart.border_subtitle = f"{MARK} marked: highlight another run to compare"
         else:
             curves += self._curves(self._marked, MARK + " ", MARKED_COLORS)
-            chart.border_subtitle = f"vs {MARK} {self._runs[self._marked].name}"
-        chart.border_title = self._runs[self._shown].name if self._shown else ""
+            chart.border_subtitle = f"vs {MARK} {self._run_name(self._marked)}"
+        chart.border_title = self._run_name(self._shown) if self._shown else ""
         chart.show(curves)
         samples = self._tails[self._shown].samples if self._shown is not None else []
         self.query_one("#runs-samples-text", Static).update(_samples_text(samples))
+
+    def _run_name(self, key: str) -> str:
+        """A listed run's name; a run removed since the list was read still has its directory's."""
+        summary = self._runs.get(key)
+        return summary.name if summary is not None else Path(key).name
 
     # ----- actions ---------------------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -290,8 +273,9 @@ class RunsScreen(Screen[None]):
         if key is None:
             return
         summary = self._runs[key]
-        if summary.sweep is not None:
-            self.notify(f"{summary.name} is a trial of sweep {summary.sweep}: resume the sweep (Sweep screen, Ctrl+G).",
+        if summary.sweep_name is not None:
+            self.notify(f"{summary.name} is a trial of sweep {summary.sweep_name}: resume the sweep "
+                        "(Sweep screen: Ctrl+O opens it, Ctrl+G resumes it).",
                         severity="warning")
             return
 
@@ -310,8 +294,8 @@ class RunsScreen(Screen[None]):
         if key is None:
             return
         summary = self._runs[key]
-        if summary.sweep is not None:
-            self.notify(f"{summary.name} is a trial of sweep {summary.sweep}, part of its results: it goes with the "
+        if summary.sweep_name is not None:
+            self.notify(f"{summary.name} is a trial of sweep {summary.sweep_name}, part of its results: it goes with the "
                         "sweep's directory, not alone.", severity="warning")
             return
         feed = self.tuirnn.feed

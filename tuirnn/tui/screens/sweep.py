@@ -52,7 +52,7 @@ from textual_plotext import PlotextPlot
 from tuirnn.config import PRESETS, ConfigError, RunConfig, preset
 from tuirnn.console import format_duration
 from tuirnn.corpus import Corpus
-from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, RunError, sweep_dirs
+from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, RunError, sweeps_in
 from tuirnn.sweeps import capacity
 from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
@@ -177,7 +177,7 @@ def list_sweeps(sweeps_dir: Path) -> list[SweepDir]:
     if not sweeps_dir.is_dir():
         return []
     found = []
-    for path in sweep_dirs(sweeps_dir):
+    for path in sweeps_in(sweeps_dir):
         try:
             found.append(SweepDir.read(path))
         except RunError:
