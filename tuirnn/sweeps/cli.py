@@ -70,10 +70,10 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _default_out(args: argparse.Namespace, name: str) -> Path:
-    from tuirnn.runs import default_models_dir
+    from tuirnn.runs import SWEEPS_DIR, default_models_dir
 
     models = getattr(args, "models_dir", None) or default_models_dir()
-    return models / "sweeps" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return models / SWEEPS_DIR / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:

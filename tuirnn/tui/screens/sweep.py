@@ -52,7 +52,7 @@ from textual_plotext import PlotextPlot
 from tuirnn.config import PRESETS, ConfigError, RunConfig, preset
 from tuirnn.console import format_duration
 from tuirnn.corpus import Corpus
-from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, RunError, sweeps_in
+from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, SWEEPS_DIR, RunError, sweeps_in
 from tuirnn.sweeps import capacity
 from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
@@ -164,7 +164,7 @@ class Plan:
 
 
 def new_sweep_path(models_dir: Path, name: str) -> Path:
-    base = Path(models_dir) / "sweeps" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path(models_dir) / SWEEPS_DIR / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -174,8 +174,6 @@ def new_sweep_path(models_dir: Path, name: str) -> Path:
 
 def list_sweeps(sweeps_dir: Path) -> list[SweepDir]:
     """Readable sweeps, most recently updated first; damaged ones are left out."""
-    if not sweeps_dir.is_dir():
-        return []
     found = []
     for path in sweeps_in(sweeps_dir):
         try:
@@ -1142,7 +1140,7 @@ class SweepScreen(Screen[None]):
         self._show_checks()
 
     def action_open(self) -> None:
-        self.app.push_screen(SweepPicker(self.tuirnn.models_dir / "sweeps"), self._open)
+        self.app.push_screen(SweepPicker(self.tuirnn.models_dir / SWEEPS_DIR), self._open)
 
     def _open(self, path: Path | None) -> None:
         if path is None:
