@@ -52,7 +52,14 @@ from textual_plotext import PlotextPlot
 from tuirnn.config import PRESETS, ConfigError, RunConfig, preset
 from tuirnn.console import format_duration
 from tuirnn.corpus import Corpus
-from tuirnn.runs import LATEST_FILE, METRICS_FILE, SAMPLES_FILE, SWEEPS_DIR, RunError, sweeps_in
+from tuirnn.runs import (
+    LATEST_FILE,
+    METRICS_FILE,
+    SAMPLES_FILE,
+    SWEEPS_DIR,
+    RunError,
+    sweeps_in,
+)
 from tuirnn.sweeps import capacity
 from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
