@@ -231,7 +231,9 @@ def test_a_saved_sweep_opens_from_the_list_and_resuming_one_marked_running_asks_
 
     async def scenario() -> None:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("5", "ctrl+o", "enter")
+            await pilot.press("5", "ctrl+o", "escape")  # the picker cancels and opens nothing
+            assert isinstance(app.screen, SweepScreen) and app.screen.sweep is None
+            await pilot.press("ctrl+o", "enter")
             screen = app.screen
             assert isinstance(screen, SweepScreen) and screen.sweep is not None
             assert screen.query_one(TabbedContent).active == "panel-heatmap"

@@ -29,7 +29,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import (
     DataTable,
@@ -79,6 +79,7 @@ from tuirnn.sweeps.sweepdir import SWEEP_FILE, SweepDir, TrialRecord
 from tuirnn.sweeps.validation import SweepCheck, check_sweep
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.form_field import FormField
+from tuirnn.tui.widgets.form_path_prompt import PathPrompt
 from tuirnn.tui.widgets.heatmap import Heatmap, HeatmapData
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import JsonlTail, MetricsTail
@@ -363,8 +364,9 @@ class MetricLine(PlotextPlot):
         self.refresh()
 
 
-class SweepPicker(ModalScreen[Path | None]):
-    """Saved sweeps under models/sweeps, most recent first, or any sweep directory typed in."""
+class SweepPicker(PathPrompt):
+    """Saved sweeps under models/sweeps, most recent first, or any sweep directory typed in (Enter opens
+    it, Escape cancels: the path prompt's own keys)."""
 
     DEFAULT_CSS = """
     SweepPicker {
@@ -382,16 +384,14 @@ class SweepPicker(ModalScreen[Path | None]):
         & .picker-hint { color: $text-muted; }
     }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
     def __init__(self, sweeps_dir: Path) -> None:
-        super().__init__()
+        super().__init__(f"Open a sweep in {sweeps_dir}", "")
         self.sweeps_dir = sweeps_dir
 
     def compose(self) -> ComposeResult:
         sweeps = list_sweeps(self.sweeps_dir)
         with Vertical(id="picker"):
-            yield Label(f"Open a sweep in {self.sweeps_dir}" if sweeps else f"No sweeps in {self.sweeps_dir} yet.",
+            yield Label(self.title_text if sweeps else f"No sweeps in {self.sweeps_dir} yet.",
                         markup=False)
             if sweeps:
                 yield OptionList(*(Option(self._prompt(s), id=str(s.path)) for s in sweeps), id="picker-list")
@@ -407,14 +407,6 @@ class SweepPicker(ModalScreen[Path | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Path(str(event.option.id)))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        text = event.value.strip()
-        self.dismiss(Path(text).expanduser() if text else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 # ----- the screen --------------------------------------------------------------------------------------
