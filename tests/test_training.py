@@ -260,7 +260,7 @@ def test_a_run_being_trained_elsewhere_is_refused_and_left_alone(tmp_path: Path,
     with run.training_lock():  # as if another process were training it
         result = Trainer(config, corpus, RunDir.open(run.path), resume=True).run()
         with pytest.raises(RunInUse):
-            delete_run(run.path)
+            delete_run(run.path, run.path.parent)
     assert isinstance(result, Failed) and "being trained by another process" in result.message
     assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
     resumed = Trainer(with_overrides(config, {"max_steps": 5}), corpus, RunDir.open(run.path), resume=True).run()

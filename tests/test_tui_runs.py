@@ -64,13 +64,17 @@ def stable_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def models(tmp_path: Path, stable_env: None) -> Path:
+def models(tmp_path: Path, stable_env: None) -> Iterator[Path]:
+    """Three runs; the one marked running has its lock held, as the process training it would."""
     models = tmp_path / "models"
     make_run(models, "shakespeare-lstm2x256", steps=600, age_s=0)
     make_run(models, "nietzsche-gru2x128", corpus="nietzsche", cell="gru", hidden=128, steps=400,
              status="stopped", age_s=3600, scale=1.1)
-    make_run(models, "default-lstm2x256", corpus="default", steps=40, status="running", age_s=7200)
-    return models
+    running = RunDir.open(make_run(models, "default-lstm2x256", corpus="default", steps=40, status="running",
+                                   age_s=7200))
+    running.claim()
+    yield models
+    running.release()
 
 
 def make_app(tmp_path: Path, models: Path) -> TuirnnApp:
@@ -231,20 +235,26 @@ def test_generate_opens_the_run_on_the_generate_screen(tmp_path: Path, models: P
     asyncio.run(scenario())
 
 
-def test_resume_asks_first_when_the_run_may_be_training_elsewhere(tmp_path: Path, models: Path) -> None:
+def test_resume_refuses_a_run_trained_elsewhere_and_takes_an_interrupted_one(tmp_path: Path, models: Path) -> None:
+    make_run(models, "killed-run", steps=30, status="running", age_s=9000)  # marked running, but no lock held
+
     async def scenario() -> None:
         app = make_app(tmp_path, models)
         resumed: list[Path] = []
         app.resume_run = resumed.append  # type: ignore[method-assign,assignment]
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
             await pilot.press("4", "t")
             assert resumed == [models / "shakespeare-lstm2x256"]
+            table = app.screen.query_one(RunTable)
+            assert str(table.get_cell(str(models / "default-lstm2x256"), "status")) == "running"
+            assert str(table.get_cell(str(models / "killed-run"), "status")) == "interrupted"
             await pilot.press("down", "down", "t")
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
+            await pilot.pause()
             assert len(resumed) == 1
-            await pilot.press("t", "y")
-            assert resumed[-1] == models / "default-lstm2x256"
+            shown = " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))
+            assert "default-lstm2x256 is being trained by another process" in shown
+            await pilot.press("down", "t")
+            assert resumed[-1] == models / "killed-run"
 
     asyncio.run(scenario())
 
@@ -376,6 +386,8 @@ def test_run_tail_summary_runs_ahead_of_run_json(tmp_path: Path, stable_env: Non
     from tuirnn.runs import list_runs
 
     path = make_run(tmp_path / "models", "run", steps=200, status="running")
+    trainer = RunDir.open(path)
+    trainer.claim()  # as the process training it would
     (listed,) = list_runs(tmp_path / "models")
     tail = RunTail(path)
     assert tail.poll()
@@ -385,6 +397,8 @@ def test_run_tail_summary_runs_ahead_of_run_json(tmp_path: Path, stable_env: Non
     assert tail.poll() and not tail.poll()
     updated = tail.summarize(listed)
     assert (updated.steps, updated.best_val_loss, updated.best_val_bpc, updated.status) == (210, 0.5, 0.72, "running")
+    trainer.release()  # the trainer died without a word: the same run.json now reads as interrupted
+    assert tail.summarize(listed).status == "interrupted"
 
 
 # ----- snapshots ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ batch 8, 10 steps) on a generated text, so most of the time is the trial process
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import random
 import time
@@ -22,7 +23,6 @@ from tuirnn.sweeps.definition import sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
-from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.sweep import SweepFeed, SweepScreen, TrialTable, axis_text, parse_axes_text
 from tuirnn.tui.widgets.heatmap import (
@@ -222,15 +222,15 @@ def test_snapshot_heatmap_of_a_saved_sweep(snap_compare: Callable[..., bool], tm
     assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter"], terminal_size=size)
 
 
-def test_a_saved_sweep_opens_from_the_list_and_resuming_one_marked_running_asks_first(tmp_path: Path) -> None:
+def test_a_saved_sweep_opens_from_the_list_and_one_run_by_another_process_is_not_resumed(tmp_path: Path) -> None:
     path = write_fixed_sweep(tmp_path / "models")
-    sweep = SweepDir.open(path)
-    sweep.trials[0].status = "running"  # as a killed driver leaves it, or one running in another process
+    sweep = SweepDir.open(path)  # holds the sweep's lock, as the process running it would
+    sweep.trials[0].status = "running"
     sweep.save()
     app = make_app(tmp_path)
 
     async def scenario() -> None:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
             await pilot.press("5", "ctrl+o", "escape")  # the picker cancels and opens nothing
             assert isinstance(app.screen, SweepScreen) and app.screen.sweep is None
             await pilot.press("ctrl+o", "enter")
@@ -241,9 +241,11 @@ def test_a_saved_sweep_opens_from_the_list_and_resuming_one_marked_running_asks_
             assert screen.query_one("#axes", TextArea).text == (
                 "hidden_size = 256..1024 step 128\ndropout = 0.1..0.9 step 0.1")
             await pilot.press("ctrl+g")
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
+            await pilot.pause()
             assert app.screen is screen and not screen.running
+            shown = " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))
+            assert "is being run by another process" in shown
+            assert json.loads((path / "sweep.json").read_text())["trials"][0]["status"] == "running"  # untouched
 
     asyncio.run(scenario())
 

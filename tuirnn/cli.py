@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tuirnn.config import (
     FIELD_TYPES,
@@ -29,8 +29,12 @@ from tuirnn.config import (
     with_overrides,
 )
 from tuirnn.corpus import CorpusError
+from tuirnn.paths import PathError, safe_child
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
+
+if TYPE_CHECKING:
+    from tuirnn.launch import Launch
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -74,8 +78,6 @@ FIELD_HELP = {
 }
 SHORT_ALIASES = {"hidden_size": ["--hidden"], "embedding_size": ["--embedding"], "batch_size": ["--batch"],
                  "seq_len": ["--seq"]}
-RESUMABLE_FIELDS = {"epochs", "max_steps", "log_every", "eval_every", "sample_every", "device", "eval_max_chars",
-                    "precision", "cuda_graph"}
 
 
 class UsageError(Exception):
@@ -167,10 +169,16 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return args.data_dir or default_data_dir()
 
 
+def _run_path(args: argparse.Namespace, name: str) -> Path:
+    """A run name is one plain name under the models directory; --out is the way to write elsewhere."""
+    return safe_child(_models_dir(args), name, "run name")
+
+
 def _resolve_run_path(args: argparse.Namespace, given: Path) -> Path:
+    """RUN as given: a directory path the person typed, or else a run name under the models directory."""
     if given.exists() or given.is_absolute() or len(given.parts) > 1:
         return given
-    return _models_dir(args) / given
+    return _run_path(args, str(given))
 
 
 def _err(message: str) -> None:
@@ -211,54 +219,52 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuirnn.catalog import open_corpus, stored_spec
+    from tuirnn.launch import Launch, check_resumable, create_run, plan_run, resume_run
     from tuirnn.runs import RunDir, new_run_name
 
+    overrides = _overrides(args)
+    run: RunDir | None = None
     if args.resume:
-        run = RunDir.open(_resolve_run_path(args, args.resume))
-        changed = set(_overrides(args)) - RESUMABLE_FIELDS
-        if changed or args.preset or args.config:
-            raise ConfigError(f"a resumed run keeps its settings; only {', '.join(sorted(RESUMABLE_FIELDS))} "
-                              "can change" + (f" (not {', '.join(sorted(changed))})" if changed else ""))
-        config = validate(with_overrides(run.config, _overrides(args)))
+        if args.preset or args.config:
+            raise ConfigError("a resumed run keeps its settings: give no --preset or --config")
+        check_resumable(set(overrides))
+        path = _resolve_run_path(args, args.resume)
+        # the lock comes before any write, so a run that another process trains is refused untouched
+        run = RunDir.open(path) if args.dry_run or args.save_config else RunDir.open_claimed(path)
+        config = validate(with_overrides(run.config, overrides))
     else:
         config = _build_config(args)
+        if args.name is not None and args.out is not None:
+            raise ConfigError("give either --name or --out, not both")
     if args.save_config:
         save_toml(config, args.save_config)
         _say(f"configuration written to {args.save_config}")
         return EXIT_OK
-    d = config.data
-    corpus = open_corpus(d.corpus, _data_dir(args), d.newlines_to_spaces, d.encoding_errors)
-    train_ids, val_ids = corpus.split(d.val_fraction)
-    from tuirnn.batching import check_fits  # imports torch: only once the settings and corpus are good
-    from tuirnn.devices import pick_device
-
-    per_epoch = check_fits(len(train_ids), len(val_ids), d, config.train.batch_size, config.train.eval_max_chars)
-    pick_device(config.train.device)  # an unavailable device is bad input, found before a run directory exists
-    plan = _plan_lines(config, len(corpus.vocab), corpus.describe(), per_epoch)
+    plan = plan_run(config, _data_dir(args))
+    lines = _plan_lines(plan.config, len(plan.corpus.vocab), plan.corpus.describe(), plan.per_epoch)
     if args.dry_run:
-        for line in plan:
+        for line in lines:
             _say(line)
         return EXIT_OK
-    for line in plan:
+    for line in lines:
         if line.startswith("warning"):
             _err(line)
-    if args.resume:
-        run.update_config(config)  # a later resume keeps a changed max_steps or epochs
+    launch: Launch
+    if run is not None:
+        launch = resume_run(run, plan)
     else:
-        d.corpus = stored_spec(d.corpus)
-        out = args.out or _models_dir(args) / (args.name or new_run_name(config, corpus.name))
-        run = RunDir.create(out, config, corpus.vocab, {"corpus": corpus.name, "corpus_source": corpus.source,
-                                                         "corpus_sha256": corpus.sha256})
-    return _run_training(config, corpus, run, resume=bool(args.resume))
+        out = args.out or _run_path(args, args.name or new_run_name(plan.config, plan.corpus.name))
+        launch = create_run(plan, out)
+    return _run_training(launch)
 
 
-def _run_training(config: RunConfig, corpus: Any, run: Any, resume: bool) -> int:
+def _run_training(launch: Launch) -> int:
     from tuirnn.console import PlainReporter, RichReporter
     from tuirnn.events import Failed
     from tuirnn.training import Trainer
 
-    trainer = Trainer(config, corpus, run, resume=resume)
+    run = launch.run
+    trainer = Trainer(launch.config, launch.corpus, run, resume=launch.resume)
     reporter = RichReporter() if sys.stdout.isatty() else PlainReporter()
     trainer.subscribe(reporter)
     def announce(signum: int) -> None:
@@ -401,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(str(exc).removeprefix("tuirnn: "))
         return EXIT_USAGE
-    except (ConfigError, CorpusError, RunError, CheckpointError) as exc:
+    except (ConfigError, CorpusError, RunError, CheckpointError, PathError) as exc:
         from tuirnn.catalog import DownloadError
 
         _err(f"error: {exc}")

@@ -22,7 +22,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from typing import Any
 from tuirnn.atomic import atomic_write_bytes
 from tuirnn.config import ConfigError, RunConfig
 from tuirnn.corpus import CorpusError, Vocabulary
+from tuirnn.locks import FileLock, LockBusy, is_held
+from tuirnn.paths import PathError, confined, open_no_follow
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
@@ -51,6 +53,15 @@ class RunError(ValueError):
 
 class RunInUse(RunError):
     """Another process is training this run."""
+
+
+def _take_lock(run_path: Path) -> FileLock:
+    lock = FileLock(run_path / TRAINING_LOCK_FILE)
+    try:
+        lock.acquire()
+    except LockBusy:
+        raise RunInUse(f"{run_path} is being trained by another process: stop that one first") from None
+    return lock
 
 
 def default_models_dir() -> Path:
@@ -96,6 +107,7 @@ class RunDir:
     config: RunConfig
     vocab: Vocabulary
     info: dict[str, Any]
+    _lock: FileLock | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -113,22 +125,53 @@ class RunDir:
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
 
-    def training_lock(self) -> contextlib.AbstractContextManager[None]:
-        """See `training_lock`: held by the process that trains this run."""
-        return training_lock(self.path)
+    @property
+    def lock_path(self) -> Path:
+        return self.path / TRAINING_LOCK_FILE
+
+    def claim(self) -> None:
+        """Take the training lock before writing anything: a second trainer (another terminal, the app, a
+        resumed sweep) or a delete is refused instead of interleaving with this process's writes."""
+        if self._lock is None:
+            self._lock = _take_lock(self.path)
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    @contextlib.contextmanager
+    def training_lock(self) -> Iterator[None]:
+        """Held while this process trains the run (taken here unless `claim()` took it earlier); released
+        when training ends."""
+        self.claim()
+        try:
+            yield
+        finally:
+            self.release()
 
     @classmethod
-    def create(cls, path: Path, config: RunConfig, vocab: Vocabulary, info: dict[str, Any]) -> RunDir:
+    def create(cls, path: Path, config: RunConfig, vocab: Vocabulary, info: dict[str, Any],
+               claim: bool = False) -> RunDir:
+        """Create the run's directory and files; the lock is taken before the first file is written, and
+        kept on return with `claim` (by the process that goes on to train it)."""
         path = Path(path)
-        if path.exists() and not path.is_dir():
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
             raise RunError(f"{path} exists and is not a directory: pick another run name")
         if path.exists() and any(path.iterdir()):
             raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another name")
         path.mkdir(parents=True, exist_ok=True)
         run = cls(path, config, vocab, {"created": time.time(), "status": "created", **info})
-        _write_json(path / CONFIG_FILE, config.to_dict())
-        atomic_write_bytes(path / VOCAB_FILE, vocab.to_json().encode("utf-8"))
-        _write_json(path / INFO_FILE, run.info)
+        run.claim()
+        try:
+            if any(entry.name != TRAINING_LOCK_FILE for entry in path.iterdir()):  # another creator got here first
+                raise RunError(f"{path} already exists and is not empty: pick another name")
+            _write_json(path / CONFIG_FILE, config.to_dict())
+            atomic_write_bytes(path / VOCAB_FILE, vocab.to_json().encode("utf-8"))
+            _write_json(path / INFO_FILE, run.info)
+        finally:
+            if not claim:
+                run.release()
         return run
 
     @classmethod
@@ -149,6 +192,20 @@ class RunDir:
             raise RunError(f"{path} has a damaged run file: {INFO_FILE} is not a JSON object")
         return cls(path, config, vocab, info)
 
+    @classmethod
+    def open_claimed(cls, path: Path) -> RunDir:
+        """Open a run to write to it: its lock is taken before it is read, so what is read is what no other
+        process is writing."""
+        cls.open(path)  # a missing or damaged run is said as such, before a lock file is made in it
+        lock = _take_lock(Path(path))
+        try:
+            run = cls.open(path)
+        except BaseException:
+            lock.release()
+            raise
+        run._lock = lock
+        return run
+
     def update_config(self, config: RunConfig) -> None:
         self.config = config
         _write_json(self.path / CONFIG_FILE, config.to_dict())
@@ -165,7 +222,8 @@ class RunDir:
 
     def _append(self, filename: str, record: dict[str, Any]) -> None:
         line = json.dumps({k: finite_or_none(v) for k, v in record.items()}, ensure_ascii=False)
-        with open(self.path / filename, "a", encoding="utf-8") as handle:
+        fd = open_no_follow(self.path / filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
     def metrics(self) -> list[dict[str, Any]]:
@@ -215,7 +273,7 @@ def summarize(run: RunDir, sweep_name: str | None = None) -> RunSummary:
     modified = 0.0
     for entry in run.path.iterdir():
         with contextlib.suppress(OSError):  # a temp file can be renamed away while we look
-            if entry.is_file():
+            if entry.is_file() and not entry.name.startswith("."):  # locks and temp files are not the run
                 modified = max(modified, entry.stat().st_mtime)
     return RunSummary(
         name=f"{sweep_name}/{run.name}" if sweep_name else run.name,
@@ -225,10 +283,23 @@ def summarize(run: RunDir, sweep_name: str | None = None) -> RunSummary:
         steps=int(info.get("step", 0)),
         best_val_loss=info.get("best_val_loss"),
         best_val_bpc=info.get("best_val_bpc"),
-        status=str(info.get("status", "unknown")),
+        status=live_status(run.path, info),
         modified=modified,
         sweep_name=sweep_name,
     )
+
+
+LIVE_STATUSES = ("created", "running")
+"""Statuses that only a live trainer may show: without one holding the lock, the run was interrupted."""
+
+
+def live_status(run_path: Path, info: dict[str, Any], default: str = "unknown") -> str:
+    """The status in `info` (run.json), with `interrupted` for a `running` run whose trainer died (SIGKILL,
+    a crash, a power loss): liveness comes from the lock, which the kernel drops with its process."""
+    status = str(info.get("status", default))
+    if status in LIVE_STATUSES and not is_held(Path(run_path) / TRAINING_LOCK_FILE):
+        return "interrupted"
+    return status
 
 
 def _entries(directory: Path) -> list[Path]:
@@ -281,25 +352,14 @@ def listing_stamp(models_dir: Path) -> tuple[int, ...]:
     return tuple(stamps)
 
 
-@contextlib.contextmanager
-def training_lock(run_path: Path) -> Iterator[None]:
-    """Held while a process trains the run at `run_path`: a second trainer (another terminal, the app, a
-    resumed sweep) or a delete is refused instead of interleaving with the first one's writes."""
+def delete_run(path: Path, root: Path) -> None:
+    """Delete the run at `path`, which must be a real directory inside `root` and not being trained."""
+    path = Path(path)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(Path(run_path) / TRAINING_LOCK_FILE, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunInUse(f"{run_path} is being trained by another process: stop that one first") from None
-        yield
-
-
-def delete_run(path: Path) -> None:
-    if not (Path(path) / CONFIG_FILE).exists():
+        confined(root, path, "run")
+    except PathError as exc:
+        raise RunError(f"not deleting: {exc}") from None
+    if path.is_symlink() or not (path / CONFIG_FILE).is_file():
         raise RunError(f"{path} is not a tuirnn run; not deleting it")
-    with training_lock(path):
+    with _take_lock(path):
         shutil.rmtree(path)

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         _plan(definition, args)
         if args.dry_run:
             return EXIT_OK
-        sweep = SweepDir.create(args.out or _default_out(args, definition.name), definition)
+        sweep = SweepDir.create(args.out or _default_out(args, definition.name), definition, claim=True)
     return _execute(sweep, args)
 
 

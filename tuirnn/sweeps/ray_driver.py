@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with open(args.fd, "w", encoding="utf-8", buffering=1) as pipe:
         try:
-            sweep = SweepDir.open(args.sweep)
+            sweep = SweepDir.open(args.sweep, claim=False)  # the engine that started this process holds the lock
             waiting = sorted(sweep.unfinished(), key=lambda r: r.number)
             driver = _Driver(sweep, Planner(sweep.definition, sweep.trials), waiting, args.data_dir, pipe)
             drive(driver, args.address, args.workers, args.cpus)

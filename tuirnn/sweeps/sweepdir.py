@@ -15,17 +15,24 @@ import csv
 import io
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
-from tuirnn.runs import SWEEP_FILE, TRIALS_DIR, RunError, finite_or_none
+from tuirnn.locks import FileLock, LockBusy, is_held
+from tuirnn.paths import PathError, confined
+from tuirnn.runs import SWEEP_FILE, TRIALS_DIR, RunError, RunInUse, finite_or_none
 from tuirnn.sweeps.definition import SweepDefinition
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
+SWEEP_LOCK_FILE = ".sweep.lock"
+TRIAL_ID = re.compile(r"t[0-9]{3,9}")
+"""A trial's id, as `add_trial` makes it; anything else read from sweep.json is refused, since the id
+names the trial's directory."""
 STATUSES = ("queued", "running", "done", "pruned", "failed", "diverged")
 FINISHED = frozenset({"done", "pruned", "failed", "diverged"})
 LN2 = math.log(2)
@@ -68,16 +75,47 @@ class SweepDir:
     definition: SweepDefinition
     trials: list[TrialRecord]
     info: dict[str, Any]
+    _lock: FileLock | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def create(cls, path: Path, definition: SweepDefinition) -> SweepDir:
+    def create(cls, path: Path, definition: SweepDefinition, claim: bool = False) -> SweepDir:
+        """A new sweep directory, locked before its first write; the lock is kept with `claim` (by the
+        process that goes on to run the sweep)."""
         path = Path(path)
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise RunError(f"{path} exists and is not a directory: pick another --out")
         if path.exists() and any(path.iterdir()):
             raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another --out")
         path.mkdir(parents=True, exist_ok=True)
         sweep = cls(path, definition.with_absolute_corpora(), [], {"created": time.time()})
-        sweep.save()
+        sweep.claim()
+        try:
+            sweep.save()
+        finally:
+            if not claim:
+                sweep.release()
         return sweep
+
+    def claim(self) -> None:
+        """Take the sweep's lock: one process runs a sweep at a time, and a second is refused untouched."""
+        if self._lock is not None:
+            return
+        lock = FileLock(self.path / SWEEP_LOCK_FILE)
+        try:
+            lock.acquire()
+        except LockBusy:
+            raise RunInUse(f"the sweep {self.path} is being run by another process: stop that one first") from None
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    @property
+    def live(self) -> bool:
+        """Whether a live process (this one included) runs the sweep."""
+        return is_held(self.path / SWEEP_LOCK_FILE)
 
     @classmethod
     def read(cls, path: Path) -> SweepDir:
@@ -89,6 +127,9 @@ class SweepDir:
             definition = SweepDefinition.from_dict(raw["definition"])
             names = {f.name for f in fields(TrialRecord)}
             trials = [TrialRecord(**{k: v for k, v in record.items() if k in names}) for record in raw["trials"]]
+            for record in trials:
+                if not isinstance(record.id, str) or not TRIAL_ID.fullmatch(record.id):
+                    raise ValueError(f"trial id {record.id!r} is not a trial id (t001, t002, ...)")
         except FileNotFoundError:
             raise RunError(f"{path} is not a sweep: {SWEEP_FILE} is missing") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:  # bad JSON and ConfigError are ValueErrors
@@ -96,14 +137,29 @@ class SweepDir:
         return cls(path, definition, trials, dict(raw.get("info", {})))
 
     @classmethod
-    def open(cls, path: Path) -> SweepDir:
-        """A sweep to run or resume: this process owns it, so a killed writer's temp files are cleared."""
-        sweep = cls.read(path)
+    def open(cls, path: Path, claim: bool = True) -> SweepDir:
+        """A sweep to run or resume: this process takes its lock (unless its parent holds it: `claim` False)
+        before anything is written, then clears a killed writer's temp files."""
+        read = cls.read(path)
+        if claim:
+            read.claim()
+            try:  # read again under the lock: what is read is what no other process is writing
+                sweep = cls.read(path)
+            except BaseException:
+                read.release()
+                raise
+            sweep._lock, read._lock = read._lock, None
+        else:
+            sweep = read
         remove_stale_temps(sweep.path)
         return sweep
 
     def trial_path(self, record: TrialRecord) -> Path:
-        return self.path / TRIALS_DIR / record.id
+        """The trial's run directory: inside this sweep's trials/, or a RunError (a planted symlink)."""
+        try:
+            return confined(self.path, self.path / TRIALS_DIR / record.id, "trial directory")
+        except PathError as exc:
+            raise RunError(str(exc)) from None
 
     def add_trial(self, number: int, params: dict[str, Any]) -> TrialRecord:
         record = TrialRecord(f"t{number:03d}", number, params, self.definition.config_for(params).to_dict())

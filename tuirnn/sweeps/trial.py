@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
+from tuirnn.paths import PathError, open_no_follow
 from tuirnn.runs import LATEST_FILE, RunDir, RunError
 
 Message = dict[str, Any]
@@ -78,11 +80,15 @@ def end_message(trial: str, result: Finished | Failed) -> Message:
 
 @contextlib.contextmanager
 def _exclusive(run_path: Path) -> Iterator[None]:
-    """Hold the trial's lock file: a worker orphaned by a killed driver finishes saving before a resumed one starts."""
+    """Hold the trial's lock file: a worker orphaned by a killed driver finishes saving before a resumed one
+    starts. The file is opened without following a symlink, and never truncated."""
     run_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_path.with_name(f".{run_path.name}.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = open_no_follow(run_path.with_name(f".{run_path.name}.lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 def _cuda_memory() -> dict[str, int]:
@@ -95,24 +101,21 @@ def _cuda_memory() -> dict[str, int]:
 
 def run_trial(job: TrialJob, send: Callable[[Message], None], control: TrainingControl) -> Message:
     """Train the trial, resuming its run directory when a checkpoint is there; never raises, always sends an end."""
-    from tuirnn.catalog import open_corpus
+    from tuirnn.launch import create_run, plan_run, resume_run
     from tuirnn.training import Trainer
 
     run_path = Path(job.run_dir)
     try:
         with _exclusive(run_path):
-            config = RunConfig.from_dict(job.config)
-            d = config.data
-            corpus = open_corpus(d.corpus, Path(job.data_dir), d.newlines_to_spaces, d.encoding_errors)
-            resume = (run_path / LATEST_FILE).exists()
-            if resume:
-                run = RunDir.open(run_path)
+            plan = plan_run(RunConfig.from_dict(job.config), Path(job.data_dir))
+            if (run_path / LATEST_FILE).exists():
+                launch = resume_run(RunDir.open_claimed(run_path), plan)
             else:  # nothing worth keeping from an attempt killed before its first checkpoint
+                if run_path.is_symlink():
+                    raise RunError(f"{run_path} is a symbolic link; refusing to replace it")
                 shutil.rmtree(run_path, ignore_errors=True)
-                info = {"corpus": corpus.name, "corpus_source": corpus.source, "corpus_sha256": corpus.sha256,
-                        "sweep_trial": job.trial}
-                run = RunDir.create(run_path, config, corpus.vocab, info)
-            trainer = Trainer(config, corpus, run, resume=resume, control=control)
+                launch = create_run(plan, run_path, sweep_trial=job.trial)
+            trainer = Trainer(launch.config, launch.corpus, launch.run, resume=launch.resume, control=control)
 
             def forward(event: Event) -> None:
                 message = event_message(job.trial, event)
@@ -123,7 +126,7 @@ def run_trial(job: TrialJob, send: Callable[[Message], None], control: TrainingC
 
             trainer.subscribe(forward)
             result = trainer.run()
-    except (ConfigError, CorpusError, RunError, CheckpointError, OSError) as exc:
+    except (ConfigError, CorpusError, RunError, CheckpointError, PathError, OSError) as exc:
         result = Failed(0, "error", str(exc), run_path)
     except Exception as exc:  # noqa: BLE001  (one broken trial must not stop the sweep)
         result = Failed(0, "error", f"{type(exc).__name__}: {exc}", run_path)

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from tuirnn.events import TrainingControl
+from tuirnn.paths import open_no_follow
 from tuirnn.sweeps.trial import TrialJob, run_trial, stderr_log
 
 
@@ -23,8 +24,10 @@ def main(job: TrialJob, messages: Any, stop: Any) -> None:
             signal.signal(sig, signal.SIG_IGN)
     log = stderr_log(job.run_dir)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as handle:  # Python's and native libraries' messages alike (file descriptor 2)
-        os.dup2(handle.fileno(), 2)
+    # Python's and native libraries' messages alike (file descriptor 2); a planted symlink is not followed
+    fd = open_no_follow(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(fd, 2)
+    os.close(fd)
     import torch
 
     torch.set_num_threads(job.threads)

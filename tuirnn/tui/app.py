@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tuirnn.config import ConfigError, RunConfig, validate, with_overrides
 from tuirnn.corpus import CorpusError
 from tuirnn.events import Event, Failed, Finished, TrainingControl
+from tuirnn.paths import PathError, safe_child
 from tuirnn.tui.ascii_output import ascii_driver, launch_environment, wants_ascii
 from tuirnn.tui.feed import TrainingFeed
 from tuirnn.tui.messages import TrainingChanged
@@ -145,34 +146,32 @@ class TuirnnApp(App[int]):
         worker = get_current_worker()
         feed = self.feed
         try:
-            from tuirnn.batching import check_fits
-            from tuirnn.catalog import open_corpus, stored_spec
+            from tuirnn.launch import Launch, create_run, plan_run, resume_run
             from tuirnn.runs import RunDir, RunError, new_run_name
             from tuirnn.training import Trainer
 
+            run: RunDir | None = None
             try:
                 if resume_dir is not None:
-                    run = RunDir.open(resume_dir)
-                    config = run.config
-                assert config is not None
-                d = config.data
-                corpus = open_corpus(d.corpus, self.data_dir, d.newlines_to_spaces, d.encoding_errors)
-                if resume_dir is None:
-                    train_ids, val_ids = corpus.split(d.val_fraction)
-                    check_fits(len(train_ids), len(val_ids), d, config.train.batch_size, config.train.eval_max_chars)
-                    config = with_overrides(config, {"corpus": stored_spec(d.corpus)})
-                    name = new_run_name(config, corpus.name)
-                    run = RunDir.create(self.models_dir / name, config, corpus.vocab,
-                                        {"corpus": corpus.name, "corpus_source": corpus.source,
-                                         "corpus_sha256": corpus.sha256})
-            except (ConfigError, CorpusError, RunError, OSError) as exc:
+                    run = RunDir.open_claimed(resume_dir)  # before any write: another trainer is refused here
+                    launch: Launch = resume_run(run, plan_run(run.config, self.data_dir))
+                else:
+                    assert config is not None
+                    plan = plan_run(config, self.data_dir)
+                    name = new_run_name(plan.config, plan.corpus.name)
+                    launch = create_run(plan, safe_child(self.models_dir, name, "run name"))
+            except (ConfigError, CorpusError, RunError, PathError, OSError) as exc:
+                if run is not None:
+                    run.release()
                 feed(Failed(0, "error", str(exc), None))
                 return
+            run, config, corpus = launch.run, launch.config, launch.corpus
             control = TrainingControl(cancelled=lambda: worker.is_cancelled)
             trainer = Trainer(config, corpus, run, resume=resume_dir is not None, control=control)
             trainer.subscribe(feed)
             self.trainer = trainer
             if worker.is_cancelled:
+                run.release()
                 feed(Finished(0, "stopped", None, None, None, run.path))
             else:
                 trainer.run()

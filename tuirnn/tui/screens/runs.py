@@ -20,7 +20,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tuirnn.runs import RunError, RunSummary, delete_run, list_runs, listing_stamp
+from tuirnn.runs import LIVE_STATUSES, RunError, RunSummary, delete_run, list_runs, listing_stamp
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import RunTail
@@ -34,8 +34,7 @@ CORPUS_WIDTH = 15
 MARK = "◆"
 SHOWN_COLORS = ("cyan", "orange")
 MARKED_COLORS = ("magenta", "green")
-STATUS_STYLES = {"running": "bold green", "failed": "red", "stopped": "yellow"}
-LIVE_STATUSES = frozenset({"created", "running"})
+STATUS_STYLES = {"running": "bold green", "failed": "red", "stopped": "yellow", "interrupted": "yellow"}
 COLUMNS = (("", "mark"), ("corpus", "corpus"), ("model", "model"), ("steps", "steps"), ("val", "loss"),
            ("bpc", "bpc"), ("status", "status"), ("modified", "date"))
 
@@ -268,7 +267,8 @@ class RunsScreen(Screen[None]):
             self.tuirnn.open_in_generate(Path(key))
 
     def action_resume(self) -> None:
-        """A run marked running while this app trains nothing may be training in another process: ask first."""
+        """Resume the highlighted run here; one that another live process trains (its lock says so) is
+        refused, one whose trainer died (`interrupted`) is resumed."""
         key = self._selected()
         if key is None:
             return
@@ -278,16 +278,11 @@ class RunsScreen(Screen[None]):
                         "(Sweep screen: Ctrl+O opens it, Ctrl+G resumes it).",
                         severity="warning")
             return
-
-        def answered(resume: bool | None) -> None:
-            if resume:
-                self.tuirnn.resume_run(summary.path)
-
-        if summary.status == "running" and not self.tuirnn.feed.active:
-            question = f"{summary.name} is marked running: another process may be training it. Resume it here anyway?"
-            self.app.push_screen(ConfirmScreen(question, "Resume"), answered)
-        else:
-            answered(True)
+        if summary.status in LIVE_STATUSES and not self.tuirnn.feed.active:
+            self.notify(f"{summary.name} is being trained by another process: stop that one first.",
+                        severity="warning")
+            return
+        self.tuirnn.resume_run(summary.path)
 
     def action_delete(self) -> None:
         key = self._selected()
@@ -307,7 +302,7 @@ class RunsScreen(Screen[None]):
             if not delete:
                 return
             try:
-                delete_run(summary.path)
+                delete_run(summary.path, self.tuirnn.models_dir)
             except (RunError, OSError) as exc:
                 self.notify(f"Could not delete {summary.name}: {exc}", severity="error", timeout=8)
             self._load()

@@ -77,7 +77,6 @@ from tuirnn.sweeps.definition import (
 from tuirnn.sweeps.events import SweepEnded, SweepEvent, TrialEnded, TrialProgress
 from tuirnn.sweeps.sweepdir import SWEEP_FILE, SweepDir, TrialRecord
 from tuirnn.sweeps.validation import SweepCheck, check_sweep
-from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.form_field import FormField
 from tuirnn.tui.widgets.form_path_prompt import PathPrompt
 from tuirnn.tui.widgets.heatmap import Heatmap, HeatmapData
@@ -787,7 +786,8 @@ class SweepScreen(Screen[None]):
         if plan is None or not self._engine_available(plan.engine):
             return
         try:
-            sweep = SweepDir.create(new_sweep_path(self.tuirnn.models_dir, plan.definition.name), plan.definition)
+            sweep = SweepDir.create(new_sweep_path(self.tuirnn.models_dir, plan.definition.name), plan.definition,
+                                    claim=True)
         except (RunError, OSError) as exc:
             self._error(str(exc), "Cannot create the sweep")
             return
@@ -795,33 +795,20 @@ class SweepScreen(Screen[None]):
         self._start(sweep, plan)
 
     def action_resume(self) -> None:
-        """Continue the shown sweep as it was defined, with the setup's engine and workers.
-
-        A sweep with trials marked running may be running in another process: that needs a yes first.
-        """
+        """Continue the shown sweep as it was defined, with the setup's engine and workers; a sweep that
+        another live process runs is refused (its lock says so), one whose driver died is resumed."""
         shown = self.sweep
         engine = str(self.query_one("#engine", Select).value)
         if shown is None or not self._engine_available(engine):
             return
         plan = Plan(shown.definition, self._plan.workers if self._plan is not None else None, engine)
-
-        def answered(resume: bool | None) -> None:
-            if not resume:
-                return
-            try:
-                sweep = SweepDir.open(shown.path)  # clears the temp files a killed driver left
-            except RunError as exc:
-                self._error(str(exc), "Cannot resume the sweep")
-                return
-            self.sweep = sweep
-            self._start(sweep, plan)
-
-        if any(record.status == "running" for record in shown.trials):
-            question = (f"{shown.path.name} has trials marked running: another process may be running it. "
-                        "Resume it here anyway?")
-            self.app.push_screen(ConfirmScreen(question, "Resume"), answered)
-        else:
-            answered(True)
+        try:
+            sweep = SweepDir.open(shown.path)  # takes the lock, then clears the temp files a killed driver left
+        except RunError as exc:
+            self._error(str(exc), "Cannot resume the sweep")
+            return
+        self.sweep = sweep
+        self._start(sweep, plan)
 
     def _engine_available(self, engine: str) -> bool:
         if engine == "ray":
@@ -864,6 +851,7 @@ class SweepScreen(Screen[None]):
         try:
             engine.run()
         finally:
+            sweep.release()
             finished.set()
             self.engine_idle.set()
 

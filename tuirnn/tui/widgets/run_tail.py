@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tuirnn.runs import INFO_FILE, METRICS_FILE, SAMPLES_FILE, RunSummary
+from tuirnn.runs import INFO_FILE, METRICS_FILE, SAMPLES_FILE, RunSummary, live_status
 
 
 class JsonlTail:
@@ -168,5 +168,5 @@ class RunTail:
             steps=max(int(info.get("step", listed.steps) or 0), self.metrics.last_step),
             best_val_loss=best_loss,
             best_val_bpc=best_bpc,
-            status=str(info.get("status", listed.status)),
+            status=live_status(self.path, info, listed.status),
         )

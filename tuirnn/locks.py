@@ -1,0 +1,95 @@
+"""Advisory file locks that say who writes a run or a sweep, and whether that writer is still alive.
+
+The kernel drops a `flock` when its process dies, however it dies (SIGKILL, power loss aside), so a held
+lock is the one trustworthy sign of a live writer: a status field that says "running" may be a leftover.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+
+from tuirnn.paths import open_no_follow
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, every probe says "not held"
+    fcntl = None  # type: ignore[assignment]
+
+RETRY_S = 0.5
+"""How long `acquire` retries: another process's `is_held` probe holds the lock for a moment."""
+
+
+class LockBusy(Exception):
+    """Another live process holds the lock."""
+
+
+class FileLock:
+    """An exclusive lock on `path`, created (without following a symlink) if missing. While held, the file
+    names the holder (`pid host`) for people and tools that look."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        if self._fd is not None or fcntl is None:
+            return
+        fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT)
+        deadline = time.monotonic() + RETRY_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockBusy(str(self.path)) from None
+                time.sleep(0.02)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.release()
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.release()
+
+
+def is_held(path: Path) -> bool:
+    """Whether a live process (this one included) holds the lock at `path`."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also drops the shared lock taken above
+    return False
