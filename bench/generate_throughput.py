@@ -36,6 +36,7 @@ import _study
 import torch
 
 from tuirnn.config import ConfigError, preset
+from tuirnn.cpu_step import block_count
 from tuirnn.devices import pick_device
 from tuirnn.models import CharRNN
 from tuirnn.sampling import Generator
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": _study.device_name(device),
         "torch": torch.__version__,
         "threads": threads,
+        "cpu_blocks": block_count(model, torch.get_num_threads()) if device.type == "cpu" else None,
         "config": {
             "corpus": Path(args.corpus).name, "vocab": len(chars), "cell": "lstm", "layers": _study.STUDY_LAYERS,
             "embedding": _study.STUDY_EMBEDDING, "hidden": args.hidden, "window": _study.STUDY_SEQ_LEN,

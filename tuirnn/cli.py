@@ -88,7 +88,8 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        command = self.prog.removeprefix("tuirnn").strip()  # main() prints the one "tuirnn:" prefix
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see tuirnn {command + ' ' if command else ''}--help)")
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -160,7 +161,10 @@ def build_parser() -> Parser:
 def _models_dir(args: argparse.Namespace) -> Path:
     from tuirnn.runs import default_models_dir
 
-    return args.models_dir or default_models_dir()
+    path: Path = args.models_dir or default_models_dir()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"the models directory {path} is a file, not a directory")
+    return path
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -215,6 +219,13 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
         f"steps: {total:,} ({per_epoch:,} per epoch of batch {t.batch_size} x {d.seq_len} characters)",
     ]
     lines += [f"warning: {note}" for note in no_op_warnings(config)]
+    from tuirnn.devices import available_memory, pick_device
+
+    device = pick_device(t.device)
+    available = available_memory(device)
+    if available is not None and size.training_bytes > available:
+        lines.append(f"warning: training needs about {size.training_bytes / 2**30:,.1f} GiB, but only "
+                     f"{available / 2**30:,.1f} GiB is free on {device.type}: it will likely run out of memory")
     return lines
 
 
@@ -405,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return open_app(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        _err(str(exc).removeprefix("tuirnn: "))
+        _err(str(exc))
         return EXIT_USAGE
     except (ConfigError, CorpusError, RunError, CheckpointError, PathError) as exc:
         from tuirnn.catalog import DownloadError
@@ -417,6 +428,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # a read-only or full disk, a directory that vanished: the environment, not a bug
+        where = f": {exc.filename}" if exc.filename else ""
+        _err(f"error: {exc.strerror or exc}{where}")
+        return EXIT_FAILED
+    except MemoryError:
+        _err("error: out of memory: lower batch_size, seq_len or hidden_size")
+        return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001  (the contract is: never a traceback)
         if os.environ.get("TUIRNN_DEBUG"):
             raise

@@ -28,6 +28,11 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
+MAX_STEPS = 10**9
+"""Far beyond any run this tool can finish, and small enough that step counts and ETAs stay readable."""
+MAX_EPOCHS = 100_000
+
+
 class ConfigError(ValueError):
     """A setting is invalid; the message says which and why."""
 
@@ -144,7 +149,11 @@ def coerce(name: str, value: Any) -> Any:
                 if lowered in ("0", "false", "no", "off"):
                     return False
                 raise ValueError(value)
-            return bool(value)
+            if not isinstance(value, bool):  # TOML's 1 or 0.5 is not a yes or a no
+                raise ValueError(value)
+            return value
+        if isinstance(value, bool):  # a bool is an int to Python, not a number to a person
+            raise ValueError(value)
         if kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
@@ -156,8 +165,10 @@ def coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind is float:
             return float(value)
-        return str(value)
-    except (TypeError, ValueError):
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name}: {value!r} is not a valid {kind.__name__}") from None
 
 
@@ -215,19 +226,19 @@ def validation_errors(config: RunConfig) -> dict[str, str]:
     need("dropout", 0.0 <= m.dropout < 1.0, "must be in [0, 1)")
     need("val_fraction", 0.0 < d.val_fraction < 0.9, "must be in (0, 0.9)")
     need("seq_len", 1 <= d.seq_len <= 100_000, "must be between 1 and 100000")
-    need("stride", d.stride >= 0, "must be 0 (= seq_len) or positive")
+    need("stride", 0 <= d.stride <= 100_000, "must be 0 (= seq_len) or positive, at most 100000")
     need("batch_size", 1 <= t.batch_size <= 1_000_000, "must be between 1 and 1000000")
     need("lr", 0.0 < t.lr < 10.0, "must be positive and below 10")
     need("weight_decay", 0.0 <= t.weight_decay < math.inf, "must be a finite, non-negative number")
-    need("warmup_steps", t.warmup_steps >= 0, "must not be negative")
+    need("warmup_steps", 0 <= t.warmup_steps <= MAX_STEPS, f"must be between 0 and {MAX_STEPS:,}")
     need("clip_norm", 0.0 <= t.clip_norm < math.inf, "must be finite and not negative (0 disables clipping)")
     need("epochs", t.epochs >= 1 or t.max_steps > 0, "must be at least 1 (or set max_steps)")
-    need("epochs", t.epochs >= 0, "must not be negative")
-    need("max_steps", t.max_steps >= 0, "must not be negative (0 means all epochs)")
-    need("log_every", t.log_every >= 1, "must be at least 1")
-    need("eval_every", t.eval_every >= 0, "must not be negative (0 evaluates only at the end)")
-    need("eval_max_chars", t.eval_max_chars >= 1, "must be at least 1")
-    need("sample_every", t.sample_every >= 0, "must not be negative (0 disables samples)")
+    need("epochs", 0 <= t.epochs <= MAX_EPOCHS, f"must be between 0 and {MAX_EPOCHS:,}")
+    need("max_steps", 0 <= t.max_steps <= MAX_STEPS, f"must be between 0 (all epochs) and {MAX_STEPS:,}")
+    need("log_every", 1 <= t.log_every <= MAX_STEPS, f"must be between 1 and {MAX_STEPS:,}")
+    need("eval_every", 0 <= t.eval_every <= MAX_STEPS, f"must be between 0 (only at the end) and {MAX_STEPS:,}")
+    need("eval_max_chars", 1 <= t.eval_max_chars <= 10**10, "must be between 1 and 10,000,000,000")
+    need("sample_every", 0 <= t.sample_every <= MAX_STEPS, f"must be between 0 (no samples) and {MAX_STEPS:,}")
     need("sample_length", 0 <= t.sample_length <= 100_000, "must be between 0 and 100000")
     need("seed", 0 <= t.seed < 2**63, "must be a non-negative integer")
     need("sample_seed", 0 <= t.sample_seed < 2**63, "must be a non-negative integer")
@@ -316,7 +327,10 @@ def load_toml(path: Path) -> RunConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    base = preset(raw["preset"]) if raw.get("preset") else RunConfig()
+    name = raw.get("preset", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}: preset must be a preset's name, like preset = \"tiny\" (got {name!r})")
+    base = preset(name) if name else RunConfig()
     merged = base.to_dict()
     for section in SECTIONS:
         values = raw.get(section, {})

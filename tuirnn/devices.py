@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from tuirnn.config import ConfigError
@@ -34,3 +36,21 @@ def memory_in_use(device: torch.device) -> int | None:
     if device.type == "mps":
         return int(torch.mps.current_allocated_memory())
     return None
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes a run could still use on `device`: free GPU memory, or the host's available memory for the
+    CPU (and MPS, which shares it); None where it cannot be read."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -51,8 +51,18 @@ SAMPLE_TEMPERATURE = 0.8
 LN2 = math.log(2)
 
 
+OUT_OF_MEMORY = "out of memory: lower batch_size, seq_len or hidden_size"
+
+
 class NonFiniteLoss(RuntimeError):
     pass
+
+
+def is_out_of_memory(error: RuntimeError) -> bool:
+    """torch's words for a failed allocation: CUDA's, MPS's, and the CPU allocator's `[enforce fail at
+    alloc_cpu.cpp] ... can't allocate memory`."""
+    text = str(error).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
 
 
 def make_optimizer(train: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
@@ -171,10 +181,12 @@ class Trainer:
             return self._fail("error", str(exc))
         except OSError as exc:
             return self._fail("io", f"cannot write the run: {exc.strerror or exc}")
+        except MemoryError:
+            return self._fail("oom", OUT_OF_MEMORY)
         except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                return self._fail("oom", "out of memory: lower batch_size, seq_len or hidden_size")
-            return self._fail("error", f"{type(exc).__name__}: {exc}")
+            if is_out_of_memory(exc):
+                return self._fail("oom", OUT_OF_MEMORY)
+            return self._fail("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
     def _fail(self, kind: str, message: str) -> Failed:
         if self.run_dir is not None:

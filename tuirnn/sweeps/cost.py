@@ -95,6 +95,6 @@ def estimate_cost(definition: SweepDefinition, load: Callable[[RunConfig], Corpu
         count = steps_per_trial(config, corpus)
         steps.append(count)
         scaled.append(count * work_per_step(config, len(corpus.vocab)) / base_work)
-    share = 1.0 if definition.strategy == "grid" else definition.trial_count / len(points)
+    share = definition.trial_count / len(points)  # a space too large to list is priced from the base alone
     seconds = seconds_per_step * sum(scaled) * share / workers if seconds_per_step is not None else None
     return CostEstimate(definition.trial_count, round(sum(steps) * share), seconds_per_step, workers, seconds)

@@ -38,6 +38,8 @@ METRICS = ("last_loss", "val_loss")
 PRUNING = ("none", "asha")
 MAX_RANGE_VALUES = 10_000
 MAX_LISTED_POINTS = 20_000
+MAX_TRIALS = 10_000
+"""More trials than anyone can run and read on one machine; a larger sweep is refused with a count."""
 """Larger spaces are sized and checked through the base config and each axis value alone."""
 _RANGE_TEXT = re.compile(r"^\s*(\S+?)\s*\.\.\s*(\S+?)(?:\s+step\s+(\S+))?\s*$")
 

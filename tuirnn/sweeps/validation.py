@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuirnn.config import ConfigError, no_op_warnings, validation_errors
-from tuirnn.sweeps.definition import MAX_LISTED_POINTS, SweepDefinition, describe_point
+from tuirnn.sweeps.definition import MAX_LISTED_POINTS, MAX_TRIALS, SweepDefinition, describe_point
 
 
 @dataclass
@@ -34,6 +34,10 @@ def _where(points: list[dict[str, Any]]) -> str:
 
 def check_sweep(definition: SweepDefinition) -> SweepCheck:
     check = SweepCheck(definition.trial_count)
+    if definition.trial_count > MAX_TRIALS:
+        check.errors.append(f"{definition.trial_count:,} trials is more than a sweep can run here (at most "
+                            f"{MAX_TRIALS:,}): use fewer values per axis, or the random or tpe strategy with "
+                            "trials = N")
     if definition.strategy == "grid" and definition.trials not in (0, definition.space_size):
         check.warnings.append(f"trials = {definition.trials} is ignored: "
                               f"the grid runs all {definition.space_size} points")

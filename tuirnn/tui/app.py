@@ -36,6 +36,10 @@ from tuirnn.tui.screens.sweep import SweepScreen
 from tuirnn.tui.screens.train import TrainScreen
 
 GRACEFUL_EXIT_S = 5.0
+"""After SIGTERM, how long Textual gets to restore the terminal before the process ends."""
+EXIT_DEADLINE_S = 8.0
+"""How long quitting waits for the trainer to stop and save. A worker stuck past it (a hung disk, a read
+that never returns) does not keep the process alive: the last checkpoint on disk stays as it was."""
 MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"),
              ("sweep", "5", "f6"))
 
@@ -63,8 +67,11 @@ class TuirnnApp(App[int]):
     ]
 
     def __init__(self, models_dir: Path, data_dir: Path, config: RunConfig | None = None, preload_torch: bool = True,
-                 ascii_output: bool = False):
+                 ascii_output: bool = False, exit_deadline: bool = False):
         super().__init__()
+        self.exit_deadline = exit_deadline
+        """End the process EXIT_DEADLINE_S after quitting starts, whatever a worker is stuck in (real runs
+        only: under a test harness it would end the harness too)."""
         self.ascii_output = ascii_output
         if ascii_output:
             self.driver_class = ascii_driver(self.driver_class)
@@ -255,7 +262,9 @@ class TuirnnApp(App[int]):
 
     def shutdown_training(self) -> None:
         """Stop the trainer (it saves a checkpoint), then exit once the worker has finished."""
-        self._quitting = True
+        if not self._quitting:
+            self._quitting = True
+            self._watch_exit(terminal_lost=False)
         if self.training_idle.is_set():
             self.exit(0)
             return
@@ -272,23 +281,34 @@ class TuirnnApp(App[int]):
             self.trainer.control.stop()
         if self.sweep_screen is not None:
             self.sweep_screen.stop_from_signal()
-        self._quitting = True
-        threading.Thread(target=self._exit_when_saved, args=(terminal_lost,), daemon=True).start()
+        if not self._quitting:
+            self._quitting = True
+            self._watch_exit(terminal_lost)
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self.shutdown_training)
 
+    def _watch_exit(self, terminal_lost: bool) -> None:
+        if self.exit_deadline:
+            threading.Thread(target=self._exit_when_saved, args=(terminal_lost,), name="exit-deadline",
+                             daemon=True).start()
+
     def _exit_when_saved(self, terminal_lost: bool) -> None:
-        self.training_idle.wait(timeout=600)
-        if self.sweep_screen is not None:
-            self.sweep_screen.engine_idle.wait(timeout=600)
+        """End the process once the trainer and any sweep have stopped and saved, or at the deadline."""
+        deadline = time.monotonic() + EXIT_DEADLINE_S
+        self.training_idle.wait(timeout=EXIT_DEADLINE_S)
+        if self.sweep_screen is not None:  # its trials save on their own once the driver is gone
+            self.sweep_screen.engine_idle.wait(timeout=max(0.0, deadline - time.monotonic()))
         if not terminal_lost:
+            loop = self._loop
+            if loop is not None and loop.is_running():
+                loop.call_soon_threadsafe(self.exit, 0)
             time.sleep(GRACEFUL_EXIT_S)
         os._exit(0)
 
 
 def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -> int:
-    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(launch_environment()))
+    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(launch_environment()), exit_deadline=True)
 
     def on_signal(signum: int, frame: object) -> None:
         app.hang_up(terminal_lost=signum == getattr(signal, "SIGHUP", None))
@@ -301,5 +321,6 @@ def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -
     finally:
         if app.trainer is not None:
             app.trainer.control.stop()
-        app.training_idle.wait(timeout=600)
+        if not app.training_idle.wait(timeout=EXIT_DEADLINE_S):
+            os._exit(1)  # a worker is stuck: the interpreter would wait for its thread forever
     return 0
