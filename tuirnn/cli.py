@@ -244,9 +244,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = RunDir.open(path) if args.dry_run or args.save_config else RunDir.open_claimed(path)
         config = validate(with_overrides(run.config, overrides))
     else:
-        config = _build_config(args)
         if args.name is not None and args.out is not None:
             raise ConfigError("give either --name or --out, not both")
+        named = _run_path(args, args.name) if args.name is not None else None  # refused before any work
+        config = _build_config(args)
     if args.save_config:
         save_toml(config, args.save_config)
         _say(f"configuration written to {args.save_config}")
@@ -264,7 +265,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if run is not None:
         launch = resume_run(run, plan)
     else:
-        out = args.out or _run_path(args, args.name or new_run_name(plan.config, plan.corpus.name))
+        out = args.out or named or _run_path(args, new_run_name(plan.config, plan.corpus.name))
         launch = create_run(plan, out)
     return _run_training(launch)
 

@@ -41,6 +41,7 @@ SAMPLES_FILE = "samples.jsonl"
 LATEST_FILE = "latest.safetensors"
 BEST_FILE = "best.safetensors"
 TRAINING_LOCK_FILE = ".training.lock"
+RUN_FILES = (CONFIG_FILE, VOCAB_FILE, INFO_FILE, METRICS_FILE, SAMPLES_FILE, LATEST_FILE, BEST_FILE)
 SWEEP_FILE = "sweep.json"
 TRIALS_DIR = "trials"
 SWEEPS_DIR = "sweeps"
@@ -197,6 +198,9 @@ class RunDir:
         """Open a run to write to it: its lock is taken before it is read, so what is read is what no other
         process is writing."""
         cls.open(path)  # a missing or damaged run is said as such, before a lock file is made in it
+        for name in RUN_FILES:
+            if (Path(path) / name).is_symlink():  # the writer would replace it, and read through it first
+                raise RunError(f"{Path(path) / name} is a symbolic link; refusing to write this run")
         lock = _take_lock(Path(path))
         try:
             run = cls.open(path)
