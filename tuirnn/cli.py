@@ -120,6 +120,9 @@ def build_parser() -> Parser:
     train.add_argument("--out", type=Path, help="run directory to create (default: models/<generated name>)")
     train.add_argument("--name", help="run name under the models directory")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    train.add_argument("--from", dest="resume_from", choices=("latest", "best"), default=None,
+                       help="with --resume: best resumes from the best weights alone (when latest is damaged; "
+                            "the optimizer's moments and random state start afresh)")
     train.add_argument("--dry-run", action="store_true", help="print the plan (size, steps, warnings) and exit")
     train.add_argument("--save-config", type=Path, metavar="FILE", help="write the configuration as TOML and exit")
     _add_config_flags(train)
@@ -214,6 +217,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tuirnn.catalog import open_corpus, stored_spec
     from tuirnn.runs import RunDir, new_run_name
 
+    if args.resume_from and not args.resume:
+        raise ConfigError("--from goes with --resume")
     if args.resume:
         run = RunDir.open(_resolve_run_path(args, args.resume))
         changed = set(_overrides(args)) - RESUMABLE_FIELDS
@@ -250,15 +255,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = args.out or _models_dir(args) / (args.name or new_run_name(config, corpus.name))
         run = RunDir.create(out, config, corpus.vocab, {"corpus": corpus.name, "corpus_source": corpus.source,
                                                          "corpus_sha256": corpus.sha256})
-    return _run_training(config, corpus, run, resume=bool(args.resume))
+    return _run_training(config, corpus, run, resume=bool(args.resume), resume_from=args.resume_from or "latest")
 
 
-def _run_training(config: RunConfig, corpus: Any, run: Any, resume: bool) -> int:
+def _run_training(config: RunConfig, corpus: Any, run: Any, resume: bool, resume_from: str) -> int:
     from tuirnn.console import PlainReporter, RichReporter
     from tuirnn.events import Failed
     from tuirnn.training import Trainer
 
-    trainer = Trainer(config, corpus, run, resume=resume)
+    trainer = Trainer(config, corpus, run, resume=resume, resume_from=resume_from)
     reporter = RichReporter() if sys.stdout.isatty() else PlainReporter()
     trainer.subscribe(reporter)
     def announce(signum: int) -> None:
