@@ -160,8 +160,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu", vocab: Vocab
         if vocab is not None and VOCAB_DIGEST_KEY not in metadata:
             raise CheckpointError(f"checkpoint {path} does not say which vocabulary it was trained with")
         if vocab is not None and metadata[VOCAB_DIGEST_KEY] != vocab_digest(vocab):
-            raise CheckpointError(f"checkpoint {path} was trained with another vocabulary than the run's "
-                                  "vocab.json (edited, reordered or damaged): its characters would be mixed up")
+            raise CheckpointError(f"the run's vocab.json is not the vocabulary {path} was trained with (edited, "
+                                  "reordered or damaged): the model's characters would be mixed up")
         step = int(metadata["step"])
         info = json.loads(metadata.get("info", "{}"))
         if not isinstance(info, dict):
