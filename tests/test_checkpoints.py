@@ -17,7 +17,16 @@ import torch
 from helpers import REPO, run_cli, tiny_config, tiny_flags, train_run, write_text
 
 from tuirnn.catalog import open_corpus
-from tuirnn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from tuirnn.checkpoint import (
+    FORMAT,
+    Checkpoint,
+    CheckpointError,
+    content_digest,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    vocab_digest,
+)
 from tuirnn.cli import main
 from tuirnn.config import ModelConfig
 from tuirnn.corpus import Vocabulary
@@ -85,16 +94,23 @@ def _header(metadata: object) -> bytes:
     return len(header).to_bytes(8, "little") + header
 
 
+def _signed(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """A file with a correct checksum: its damage is in what the fields say, not in the bytes."""
+    from safetensors.torch import save
+
+    return save(tensors, metadata={**metadata, "sha256": content_digest(metadata, tensors)})
+
+
 @pytest.mark.parametrize("damage", [
     "empty", "truncated-half", "truncated-header", "flipped-header", "garbage", "not-ours", "header-list",
-    "metadata-list", "bad-optimizer", "bad-step", "stranger-tensor",
+    "metadata-list", "bad-optimizer", "bad-step", "stranger-tensor", "no-checksum", "old-format",
 ])
 def test_damaged_checkpoints_raise_checkpoint_error(tmp_path: Path, damage: str) -> None:
     from safetensors.torch import save
 
     valid = _valid_bytes(tmp_path)
     header_len = int.from_bytes(valid[:8], "little")
-    meta = {"format": "tuirnn-checkpoint/1", "step": "1"}
+    meta = {"format": FORMAT, "step": "1"}
     raw = {
         "empty": b"",
         "truncated-half": valid[: len(valid) // 2],
@@ -104,14 +120,64 @@ def test_damaged_checkpoints_raise_checkpoint_error(tmp_path: Path, damage: str)
         "not-ours": save({"w": torch.zeros(3)}, metadata={"format": "something-else"}),
         "header-list": (2).to_bytes(8, "little") + b"[]",
         "metadata-list": _header([1, 2]),
-        "bad-optimizer": save({"optimizer.x": torch.zeros(1)}, metadata={**meta, "optimizer": "{}"}),
-        "bad-step": save({"model.w": torch.zeros(1)}, metadata={**meta, "step": "many"}),
-        "stranger-tensor": save({"weights": torch.zeros(1)}, metadata=meta),
+        "bad-optimizer": _signed({"optimizer.x": torch.zeros(1)}, {**meta, "optimizer": "{}"}),
+        "bad-step": _signed({"model.w": torch.zeros(1)}, {**meta, "step": "many"}),
+        "stranger-tensor": _signed({"weights": torch.zeros(1)}, meta),
+        "no-checksum": save({"model.w": torch.zeros(1)}, metadata=meta),
+        "old-format": save({"model.w": torch.zeros(1)}, metadata={**meta, "format": "tuirnn-checkpoint/1"}),
     }[damage]
     path = tmp_path / "latest.safetensors"
     path.write_bytes(raw)
     with pytest.raises(CheckpointError, match="latest.safetensors"):
         load_checkpoint(path)
+
+
+def test_old_format_is_refused_with_the_reason(tmp_path: Path) -> None:
+    from safetensors.torch import save
+
+    path = tmp_path / "best.safetensors"
+    path.write_bytes(save({"model.w": torch.zeros(1)}, metadata={"format": "tuirnn-checkpoint/1", "step": "1"}))
+    with pytest.raises(CheckpointError, match=r"old format tuirnn-checkpoint/1, which has no checksums"):
+        load_checkpoint(path)
+
+
+def test_checksum_covers_metadata_and_tensors(tmp_path: Path) -> None:
+    model, _ = _trained_state()
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, Checkpoint(40, model.state_dict(), {"val_loss": 1.25}))
+    raw = path.read_bytes()
+    assert load_checkpoint(path).step == 40
+    for old, new in ((b'"step":"40"', b'"step":"41"'), (b"1.25", b"1.75")):  # one changed digit in the metadata
+        assert raw.count(old) == 1
+        path.write_bytes(raw.replace(old, new))
+        with pytest.raises(CheckpointError, match="c.safetensors is damaged: its contents do not match"):
+            load_checkpoint(path)
+
+
+def test_vocabulary_is_checked_when_given(tmp_path: Path) -> None:
+    model, _ = _trained_state()
+    vocab = Vocabulary(tuple("abcdefghi"))
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, Checkpoint(1, model.state_dict(), vocab_sha256=vocab_digest(vocab)))
+    assert load_checkpoint(path, vocab=vocab).vocab_sha256 == vocab_digest(vocab)
+    with pytest.raises(CheckpointError, match="vocab.json is not the vocabulary .*c.safetensors was trained with"):
+        load_checkpoint(path, vocab=Vocabulary(tuple("bacdefghi")))
+    save_checkpoint(path, Checkpoint(1, model.state_dict()))
+    with pytest.raises(CheckpointError, match="does not say which vocabulary"):
+        load_checkpoint(path, vocab=vocab)
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"hidden_size": 24}, r"\(size mismatch for rnn\.weight_ih_l0: checkpoint \[48, 6\], model \[96, 6\]\)"),
+    ({"layers": 1}, r"the model has no rnn\.bias_hh_l1, rnn\.bias_ih_l1, rnn\.weight_hh_l1 and 1 more"),
+    ({"layers": 3}, r"the checkpoint lacks rnn\.bias_hh_l2"),
+])
+def test_weights_that_do_not_fit_give_one_line(tmp_path: Path, change: dict[str, int], expected: str) -> None:
+    model, _ = _trained_state()
+    config = ModelConfig(**{**vars(model.config), **change})
+    with pytest.raises(CheckpointError, match=expected) as raised:
+        load_weights(CharRNN(config, 9), model.state_dict(), tmp_path / "best.safetensors")
+    assert "\n" not in str(raised.value) and "best.safetensors does not fit the run's model" in str(raised.value)
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:

@@ -123,6 +123,9 @@ def build_parser() -> Parser:
     train.add_argument("--out", type=Path, help="run directory to create (default: models/<generated name>)")
     train.add_argument("--name", help="run name under the models directory")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    train.add_argument("--from", dest="resume_from", choices=("latest", "best"), default=None,
+                       help="with --resume: best resumes from the best weights alone (when latest is damaged; "
+                            "the optimizer's moments and random state start afresh)")
     train.add_argument("--dry-run", action="store_true", help="print the plan (size, steps, warnings) and exit")
     train.add_argument("--save-config", type=Path, metavar="FILE", help="write the configuration as TOML and exit")
     _add_config_flags(train)
@@ -233,6 +236,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tuirnn.launch import Launch, check_resumable, create_run, plan_run, resume_run
     from tuirnn.runs import RunDir, new_run_name
 
+    if args.resume_from and not args.resume:
+        raise ConfigError("--from goes with --resume")
     overrides = _overrides(args)
     run: RunDir | None = None
     if args.resume:
@@ -267,16 +272,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         out = args.out or named or _run_path(args, new_run_name(plan.config, plan.corpus.name))
         launch = create_run(plan, out)
-    return _run_training(launch)
+    return _run_training(launch, args.resume_from or "latest")
 
 
-def _run_training(launch: Launch) -> int:
+def _run_training(launch: Launch, resume_from: str) -> int:
     from tuirnn.console import PlainReporter, RichReporter
     from tuirnn.events import Failed
     from tuirnn.training import Trainer
 
     run = launch.run
-    trainer = Trainer(launch.config, launch.corpus, run, resume=launch.resume)
+    trainer = Trainer(launch.config, launch.corpus, run, resume=launch.resume, resume_from=resume_from)
     reporter = RichReporter() if sys.stdout.isatty() else PlainReporter()
     trainer.subscribe(reporter)
     def announce(signum: int) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
-from tuirnn.checkpoint import CheckpointError, load_checkpoint
+from tuirnn.checkpoint import CheckpointError, intact_step, load_checkpoint, load_weights
 from tuirnn.corpus import Vocabulary
 from tuirnn.cpu_step import single_step
 from tuirnn.devices import pick_device
@@ -104,14 +104,18 @@ class Generator:
         return "".join(c.char for c in self.stream(prompt, settings, drop_unknown))
 
 
-
 def generator_for_run(run: RunDir, which: str = "best", device: str = "auto") -> Generator:
-    """Load a run's `best` (or `latest`) weights into a model ready to generate."""
+    """Load a run's `best` (or `latest`) weights into a model ready to generate; a damaged checkpoint is
+    refused, naming the other one when that one is intact."""
     torch_device = pick_device(device)
-    checkpoint = load_checkpoint(run.checkpoint_for(which), torch_device)
-    model = CharRNN(run.config.model, len(run.vocab)).to(torch_device)
+    path = run.checkpoint_for(which)
     try:
-        model.load_state_dict(checkpoint.model)
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint in {run.path} does not match its config: {exc}") from None
+        checkpoint = load_checkpoint(path, torch_device, run.vocab)
+    except CheckpointError as exc:
+        other, other_path = ("latest", run.latest_path) if path == run.best_path else ("best", run.best_path)
+        step = intact_step(other_path, run.vocab) if other_path != path else None
+        hint = f"; {other_path.name} (step {step}) is intact: generate from it with --checkpoint {other}"
+        raise CheckpointError(f"{exc}{hint if step is not None else ''}") from None
+    model = CharRNN(run.config.model, len(run.vocab)).to(torch_device)
+    load_weights(model, checkpoint.model, path)
     return Generator(model, run.vocab, torch_device)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +24,11 @@ from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_
 from tuirnn.checkpoint import (
     Checkpoint,
     CheckpointError,
+    intact_step,
     load_checkpoint,
+    load_weights,
     save_checkpoint,
+    vocab_digest,
 )
 from tuirnn.config import ConfigError, RunConfig, TrainConfig, validate
 from tuirnn.corpus import Corpus, CorpusError
@@ -134,11 +138,14 @@ class Trainer:
         run: RunDir | None = None,
         resume: bool = False,
         control: TrainingControl | None = None,
+        resume_from: str = "latest",
     ):
         self.config = validate(config)
         self.corpus = corpus
         self.run_dir = run
         self.resume = resume
+        self.resume_from = resume_from
+        """`latest` (an exact resume) or `best` (its weights only, when latest is damaged)."""
         self.control = control or TrainingControl()
         self._subscribers: list[Callable[[Event], None]] = []
         self.step = 0
@@ -291,21 +298,22 @@ class Trainer:
 
     def _restore(self, model: CharRNN, optimizer: torch.optim.Optimizer, device: torch.device) -> State | None:
         assert self.run_dir is not None
+        checkpoint, path = self._load_resume_checkpoint(device)
         if self.run_dir.vocab != self.corpus.vocab:
             raise CorpusError("the corpus's characters differ from the run's vocabulary: resume with the same corpus")
         expected = self.run_dir.info.get("corpus_sha256")
         if expected and expected != self.corpus.sha256:
             raise CorpusError("the corpus text differs from the one this run was trained on: resume with the same "
                               "text (the data position would otherwise point into different text)")
-        remove_stale_temps(self.run_dir.path)  # this process owns the run now: clear a killed writer's leftovers
-        checkpoint = load_checkpoint(self.run_dir.latest_path, device)
-        try:
-            model.load_state_dict(checkpoint.model)
-            if checkpoint.optimizer is not None:
+        load_weights(model, checkpoint.model, path)
+        if checkpoint.optimizer is not None:
+            try:
                 optimizer.load_state_dict(checkpoint.optimizer)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"checkpoint does not fit this model: {exc}") from None
+            except (RuntimeError, ValueError, KeyError) as exc:
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise CheckpointError(f"checkpoint {path} does not fit the run's optimizer ({first_line})") from None
         restore_rng(checkpoint.rng, device)
+        remove_stale_temps(self.run_dir.path)  # this process owns the run now: clear a killed writer's leftovers
         self.step = checkpoint.step
         self.best_val_loss = checkpoint.info.get("best_val_loss")
         self.last_val_loss = checkpoint.info.get("val_loss")
@@ -314,6 +322,23 @@ class Trainer:
         if not checkpoint.carried_state:
             return None
         return state_from_tensors(self.config.model.cell, checkpoint.carried_state)
+
+    def _load_resume_checkpoint(self, device: torch.device) -> tuple[Checkpoint, Path]:
+        """The verified checkpoint to resume from. A damaged latest is never used: the error offers best
+        when best is intact, and says what resuming from weights alone gives up."""
+        assert self.run_dir is not None
+        run = self.run_dir
+        path = run.best_path if self.resume_from == "best" else run.latest_path
+        try:
+            return load_checkpoint(path, device, run.vocab), path
+        except CheckpointError as exc:
+            best_step = intact_step(run.best_path, run.vocab) if path == run.latest_path else None
+            if best_step is None:
+                raise
+            raise CheckpointError(
+                f"{exc}; {run.best_path.name} (step {best_step}) is intact: resume from it with `tuirnn train "
+                f"--resume {run.path} --from best` (its weights only: the optimizer's moments, the random state "
+                "and the carried hidden state start afresh)") from None
 
     def _log(self, progress: _Progress, loss_sum: torch.Tensor, loss: torch.Tensor, grad_norm: torch.Tensor | None,
              params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, per_epoch: int,
@@ -386,7 +411,8 @@ class Trainer:
                                          "time": time.time()})
         self._emit(Evaluated(self.step, val_loss, val_loss / LN2, best))
         if best and self.run_dir is not None:
-            save_checkpoint(self.run_dir.best_path, Checkpoint(self.step, model.state_dict(), self._info()))
+            save_checkpoint(self.run_dir.best_path, Checkpoint(self.step, model.state_dict(), self._info(),
+                                                               vocab_sha256=vocab_digest(self.corpus.vocab)))
             self._emit(CheckpointSaved(self.step, self.run_dir.best_path, "best"))
         self._save(model, optimizer, state, device)
 
@@ -399,13 +425,14 @@ class Trainer:
             raise NonFiniteLoss(f"the weights became NaN or infinite by step {self.step}; training stopped and "
                                 "the last good checkpoint is kept (try a lower learning rate or gradient clipping)")
 
-    def _save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None, device: torch.device) -> None:
+    def _save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None,
+              device: torch.device) -> None:
         if self.run_dir is None:
             return
         self._check_weights(model)  # the loss is only read every log_every steps: never save bad weights
         carried = state_tensors(state) if state is not None else []
         checkpoint = Checkpoint(self.step, model.state_dict(), self._info(), optimizer.state_dict(),
-                                rng_snapshot(device), carried)
+                                rng_snapshot(device), carried, vocab_digest(self.corpus.vocab))
         save_checkpoint(self.run_dir.latest_path, checkpoint)
         best_bpc = self.best_val_loss / LN2 if self.best_val_loss is not None else None
         self.run_dir.update_info(step=self.step, best_val_loss=self.best_val_loss, best_val_bpc=best_bpc,
