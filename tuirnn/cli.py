@@ -303,6 +303,11 @@ def _run_training(launch: Launch, resume_from: str) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """Stream to stdout as the text is drawn (a pipe sees every character at once); on Ctrl-C the text so
+    far is kept, printed and saved with --output like a finished one."""
+    from dataclasses import replace
+
+    from tuirnn.generation_record import GenerationRecord, Segment, save_generation
     from tuirnn.runs import RunDir
     from tuirnn.sampling import SamplingSettings, generator_for_run
 
@@ -317,24 +322,32 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if generator.dropped:
         _err(f"warning: dropped characters not in the vocabulary: {', '.join(map(repr, generator.dropped))}")
     generator.top_n = 0
-    stream = sys.stdout
-    pieces = [args.prompt if not args.drop_unknown else "".join(c for c in args.prompt if c in run.vocab)]
-    stream.write(pieces[0])
-    live = stream.isatty()
-    for generated in generator.stream(args.prompt, settings, args.drop_unknown):
-        pieces.append(generated.char)
-        if live:
-            stream.write(generated.char)
-            stream.flush()
-    if not live:
-        stream.write("".join(pieces[1:]))
-    stream.write("\n")
-    stream.flush()
+    prompt = "".join(c for c in args.prompt if c in run.vocab) if args.drop_unknown else args.prompt
+    out = sys.stdout
+    out.write(prompt)
+    drawn: list[str] = []
+    interrupted = False
+    try:
+        for generated in generator.stream(prompt, settings):
+            drawn.append(generated.char)
+            out.write(generated.char)
+            out.flush()
+    except KeyboardInterrupt:
+        interrupted = True
+    out.write("\n")
+    out.flush()
+    seed = "greedy (no seed)" if generator.seed is None else f"seed {generator.seed}"
+    saved = ""
     if args.output:
-        from tuirnn.atomic import atomic_write_bytes
-
-        atomic_write_bytes(args.output, "".join(pieces).encode("utf-8"))
-    _err("greedy (no seed)" if generator.seed is None else f"seed {generator.seed}")
+        assert generator.origin is not None
+        used = replace(settings, length=len(drawn), seed=generator.seed)
+        record = GenerationRecord(generator.origin, [Segment(prompt, used, "".join(drawn))], generator.device.type)
+        save_generation(args.output, record)
+        saved = f"; saved to {args.output} (settings in {args.output}.json)"
+    if interrupted:
+        _err(f"interrupted after {len(drawn):,} characters, {seed}{saved}")
+        return EXIT_FAILED
+    _err(seed + saved)
     return EXIT_OK
 
 

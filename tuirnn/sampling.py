@@ -15,6 +15,7 @@ from tuirnn.checkpoint import CheckpointError, intact_step, load_checkpoint, loa
 from tuirnn.corpus import Vocabulary
 from tuirnn.cpu_step import single_step
 from tuirnn.devices import pick_device
+from tuirnn.generation_record import WeightsOrigin
 from tuirnn.models import CharRNN
 from tuirnn.runs import RunDir
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
@@ -48,6 +49,8 @@ class Generator:
         self.top_n = top_n
         self.seed: int | None = None
         self.dropped: list[str] = []
+        self.origin: WeightsOrigin | None = None
+        """Which run, checkpoint and step the weights are, for records of what was generated."""
 
     def prompt_ids(self, prompt: str, drop_unknown: bool = False) -> list[int]:
         self.dropped = self.vocab.unknown(prompt) if drop_unknown else []
@@ -118,4 +121,6 @@ def generator_for_run(run: RunDir, which: str = "best", device: str = "auto") ->
         raise CheckpointError(f"{exc}{hint if step is not None else ''}") from None
     model = CharRNN(run.config.model, len(run.vocab)).to(torch_device)
     load_weights(model, checkpoint.model, path)
-    return Generator(model, run.vocab, torch_device)
+    generator = Generator(model, run.vocab, torch_device)
+    generator.origin = WeightsOrigin(str(run.path), path.name, checkpoint.step)
+    return generator

@@ -6,6 +6,8 @@ import math
 import secrets
 from dataclasses import dataclass
 
+MAX_LENGTH = 10_000_000
+"""Characters one generation may ask for: hours of streaming, and still a readable number."""
 MIN_TEMPERATURE = 1e-4
 """Below it, dividing a model's logits by the temperature could overflow; it is greedy in all but name."""
 
@@ -23,8 +25,8 @@ class SamplingSettings:
     """None picks a fresh seed, reported by the generator."""
 
     def check(self) -> None:
-        if self.length < 0:
-            raise ValueError("length must not be negative")
+        if not 0 <= self.length <= MAX_LENGTH:
+            raise ValueError(f"length must be between 0 and {MAX_LENGTH:,}")
         if not self.greedy and not (math.isfinite(self.temperature) and self.temperature >= MIN_TEMPERATURE):
             raise ValueError(f"temperature must be a number of at least {MIN_TEMPERATURE:g} (or use greedy)")
         if self.top_k < 0:
