@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tuirnn.atomic import atomic_file
+from tuirnn import corpus_cache
 
 MAX_CORPUS_BYTES_ENV = "TUIRNN_MAX_CORPUS_BYTES"
 DEFAULT_MAX_CORPUS_BYTES = 2 << 30
@@ -189,39 +189,27 @@ def encode_text(text: str) -> tuple[np.ndarray, Vocabulary]:
     return table[points], Vocabulary(tuple(chr(int(c)) for c in codes))
 
 
+def text_sha256(text: str) -> str:
+    """sha256 of the UTF-8 text, encoded a slice at a time rather than copied whole."""
+    digest = hashlib.sha256()
+    step = 1 << 24
+    for start in range(0, len(text), step):
+        digest.update(text[start : start + step].encode("utf-8"))
+    return digest.hexdigest()
+
+
 def corpus_from_text(
     text: str, name: str, source: str, newlines_to_spaces: bool = False, cache_dir: Path | None = None
 ) -> Corpus:
     """Encode `text`, reusing the cached ids in `cache_dir` when this exact text was encoded before."""
     if newlines_to_spaces:
         text = text.replace("\n", " ")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    cache_file = cache_dir / f"{digest[:24]}.safetensors" if cache_dir else None
-    if cache_file and cache_file.exists():
-        cached = _read_cache(cache_file)
-        if cached is not None:
-            return Corpus(name, source, cached[0], cached[1], digest)
+    digest = text_sha256(text)
+    cache_file = corpus_cache.cache_path(cache_dir, digest) if cache_dir else None
+    cached = corpus_cache.read_cached(cache_file, digest) if cache_file else None
+    if cached is not None:  # checked against its checksum: exactly what write_cached was given
+        return Corpus(name, source, cached[0], Vocabulary.from_json(cached[1]), digest)
     ids, vocab = encode_text(text)
     if cache_file:
-        _write_cache(cache_file, ids, vocab)
+        corpus_cache.write_cached(cache_file, digest, ids, vocab.to_json())
     return Corpus(name, source, ids, vocab, digest)
-
-
-def _read_cache(path: Path) -> tuple[np.ndarray, Vocabulary] | None:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as cached:
-            return cached.get_tensor("ids"), Vocabulary.from_json(cached.metadata()["vocab"])
-    except (OSError, KeyError, TypeError, ValueError, SafetensorError, CorpusError):
-        return None  # a damaged cache is only a cache: encode again
-
-
-def _write_cache(path: Path, ids: np.ndarray, vocab: Vocabulary) -> None:
-    from safetensors.numpy import save
-
-    try:
-        with atomic_file(path) as handle:
-            handle.write(save({"ids": ids}, metadata={"vocab": vocab.to_json()}))
-    except OSError:
-        pass  # a read-only or full disk only costs the next load a re-encode
