@@ -104,6 +104,8 @@ def _receive(url: str, label: str, max_bytes: int, timeout_s: float, events: que
         events.put(_Failed(f"{label} failed: {type(exc).__name__} ({url})"))
     except (OSError, ValueError) as exc:
         events.put(_Failed(f"{label} failed: {exc} ({url})"))
+    except Exception as exc:  # noqa: BLE001  (uncaught, it would print a traceback and leave the caller waiting)
+        events.put(_Failed(f"{label} failed: {type(exc).__name__}: {exc} ({url})"))
 
 
 def _read_body(url: str, label: str, max_bytes: int, timeout_s: float, events: queue.SimpleQueue[_Event],
