@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.request
 from pathlib import Path
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from tuirnn import corpus as corpus_module
+from tuirnn import corpus_cache
 from tuirnn.catalog import OFFLINE_NAME, list_corpora, open_corpus
-from tuirnn.corpus import CorpusError, UnknownCharactersError, Vocabulary, read_text
+from tuirnn.corpus import CorpusError, UnknownCharactersError, Vocabulary, encode_text, read_text, text_sha256
 
 
 def test_vocabulary_is_sorted_and_round_trips(nietzsche_path: Path, tmp_path: Path) -> None:
@@ -164,6 +166,39 @@ def test_corrupt_cache_is_ignored_and_rewritten(
 
     monkeypatch.setattr(corpus_module, "encode_text", lambda text: pytest.fail("cache was not rewritten"))
     assert np.array_equal(open_corpus(str(shakespeare_path), data_dir).ids, reference.ids)
+
+
+def test_cache_evicts_the_least_recently_used_past_its_bound(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    foreign = cache_dir / "notes.txt"
+    foreign.write_bytes(b"x" * 10_000)
+    texts = [f"text number {i} " * 300 for i in range(4)]
+    paths = []
+    for age, text in enumerate(texts[:3]):
+        ids, vocab = encode_text(text)
+        paths.append(corpus_cache.cache_path(cache_dir, text_sha256(text)))
+        corpus_cache.write_cached(paths[-1], text_sha256(text), ids, vocab.to_json())
+        os.utime(paths[-1], (1_000_000 + age, 1_000_000 + age))  # oldest first
+    size = paths[0].stat().st_size
+    assert corpus_cache.read_cached(paths[0], text_sha256(texts[0])) is not None  # used: now the most recent
+
+    ids, vocab = encode_text(texts[3])
+    newest = corpus_cache.cache_path(cache_dir, text_sha256(texts[3]))
+    corpus_cache.write_cached(newest, text_sha256(texts[3]), ids, vocab.to_json(), max_bytes=int(2.5 * size))
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted([paths[0].name, newest.name, "notes.txt"])
+
+    corpus_cache.write_cached(paths[1], text_sha256(texts[1]), ids, vocab.to_json(), max_bytes=size // 2)
+    assert not paths[1].exists()  # a file larger than the whole cache is not cached at all
+
+
+def test_encoding_matches_the_sorted_vocabulary(nietzsche_path: Path) -> None:
+    text = nietzsche_path.read_text(encoding="utf-8") + "€𝄞"  # beyond one byte and beyond the BMP
+    ids, vocab = encode_text(text)
+    assert vocab.chars == tuple(sorted(set(text)))
+    assert ids.dtype == np.uint8 and vocab.decode(ids.tolist()) == text
+    wide_ids, wide_vocab = encode_text("".join(map(chr, range(0x400, 0x600))))
+    assert wide_ids.dtype == np.int32 and wide_ids.tolist() == list(range(512)) and len(wide_vocab) == 512
 
 
 def test_cache_keys_on_the_text(tmp_path: Path) -> None:

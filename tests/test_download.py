@@ -14,6 +14,7 @@ import pytest
 from helpers import run_cli
 
 from tuirnn.catalog import CATALOG, DownloadError, fetch, open_corpus
+from tuirnn.cli import main
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -149,6 +150,16 @@ def test_stale_temp_from_a_killed_download_is_removed(server: str, tmp_path: Pat
     assert _files(data_dir) == ["tinyshakespeare.txt"]
     assert progress[-1] == (1_115_394, 1_115_394)
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+
+
+def test_fetch_from_a_file_url(tmp_path: Path, shakespeare_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file:// mirror (a copy on a shared disk) is checked like any other."""
+    data_dir = tmp_path / "data"
+    assert main(["--data-dir", str(data_dir), "data", "fetch", "tinyshakespeare", "--url",
+                 shakespeare_path.as_uri()]) == 0
+    assert capsys.readouterr().out == f"tinyshakespeare saved to {data_dir / 'tinyshakespeare.txt'}\n"
+    assert (data_dir / "tinyshakespeare.txt").read_bytes() == shakespeare_path.read_bytes()
+    assert not (data_dir / "checksums.json").exists()  # a pinned sha256 needs no record
 
 
 def test_unknown_corpus_name_is_a_usage_error(tmp_path: Path) -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
+import json
 import os
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuirnn.atomic import atomic_file, remove_stale_temps
-from tuirnn.corpus import Corpus, CorpusError, corpus_from_text, decode_bytes, read_text
+from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
+from tuirnn.corpus import Corpus, CorpusError, corpus_from_text, decode_bytes, read_bytes, read_text
+from tuirnn.corpus_cache import Cleaned, clean_cache
+from tuirnn.download import DownloadError as DownloadError  # re-exported: what fetch raises
+from tuirnn.download import ProgressCallback, download
 
 OFFLINE_NAME = "python-docs"
 DEFAULT_ALIASES = ("default", OFFLINE_NAME)
@@ -31,6 +32,11 @@ class NamedCorpus:
     @property
     def filename(self) -> str:
         return f"{self.name}.txt"
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes a good copy can have: UTF-8 takes at most four a character."""
+        return 4 * self.max_chars
 
 
 CATALOG: dict[str, NamedCorpus] = {
@@ -56,8 +62,20 @@ CATALOG: dict[str, NamedCorpus] = {
 }
 
 
+CHECKSUMS_FILE = "checksums.json"
+"""In the data directory: the sha256 of the first verified copy of each corpus that has none pinned."""
+_SHA256 = re.compile("[0-9a-f]{64}")
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("TUIRNN_DATA_DIR", "data"))
+
+
+def _checked_data_dir(data_dir: Path | None) -> Path:
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CorpusError(f"data directory {data_dir} is not a directory")
+    return data_dir
 
 
 def offline_text() -> str:
@@ -110,8 +128,8 @@ def open_corpus(
         return corpus_from_text(offline_text(), OFFLINE_NAME, "Python's bundled documentation",
                                 newlines_to_spaces, cache_dir)
     if spec in CATALOG:
-        path = data_dir / CATALOG[spec].filename
-        if not path.is_file():
+        path = _checked_data_dir(data_dir) / CATALOG[spec].filename
+        if not path.exists():
             raise CorpusError(f"corpus {spec!r} is not downloaded yet: run `tuirnn data fetch {spec}`")
         name = spec
     else:
@@ -124,11 +142,13 @@ def open_corpus(
     return corpus_from_text(text, name, str(path), newlines_to_spaces, cache_dir)
 
 
-class DownloadError(CorpusError):
-    """A download failed; nothing was left behind."""
-
-
-ProgressCallback = Callable[[int, "int | None"], None]
+def clean(data_dir: Path | None = None) -> Cleaned:
+    """Empty the corpus cache (data/cache); downloaded corpora and anything not ours stay."""
+    cache_dir = _checked_data_dir(data_dir) / "cache"
+    try:
+        return clean_cache(cache_dir)
+    except OSError as exc:
+        raise CorpusError(f"cannot clean {cache_dir}: {exc.strerror or exc}") from None
 
 
 def fetch(
@@ -137,48 +157,77 @@ def fetch(
     url: str | None = None,
     progress: ProgressCallback | None = None,
     timeout_s: float = 30.0,
+    deadline_s: float = 120.0,
+    force: bool = False,
 ) -> Path:
-    """Download a named corpus into `data_dir`, verify it, and only then put it in place."""
+    """Download a named corpus into `data_dir`, verify it, and only then put it in place.
+
+    Verified means: within the corpus's size bounds, strict UTF-8, and the pinned sha256 where there is one.
+    Where there is none, the first verified copy (downloaded, or already on disk) is trusted, and a download
+    that differs from it is refused unless `force` says it is the one wanted. `deadline_s` bounds the whole
+    download, `timeout_s` a stalled read.
+    """
     if name not in CATALOG:
         raise CorpusError(f"unknown corpus {name!r}; named corpora: {', '.join(CATALOG)}")
     named = CATALOG[name]
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(data_dir)
+    data_dir = _checked_data_dir(data_dir)
     target = data_dir / named.filename
-    source = url or named.url
+    trusted = None if named.sha256 else _trusted_sha256(named, data_dir)
+    body = download(url or named.url, f"download of {name}", named.max_bytes, deadline_s, timeout_s, progress)
     try:
-        with urllib.request.urlopen(source, timeout=timeout_s) as response:
-            total = response.length
-            body = bytearray()
-            while chunk := response.read(1 << 16):
-                body += chunk
-                if progress:
-                    progress(len(body), total)
-        if total is not None and len(body) != total:
-            raise DownloadError(f"download of {name} was cut short ({len(body):,} of {total:,} bytes)")
-        _verify(named, bytes(body))
-        with atomic_file(target) as handle:
-            handle.write(body)
-    except DownloadError:
-        raise
+        sha256 = _verify(named, body, trusted, force)
     except CorpusError as exc:
         raise DownloadError(f"download of {name} is not the expected text: {exc}") from None
-    except urllib.error.HTTPError as exc:
-        raise DownloadError(f"download of {name} failed: HTTP {exc.code} {exc.reason} from {source}") from None
-    except urllib.error.URLError as exc:
-        raise DownloadError(f"download of {name} failed: {exc.reason} ({source})") from None
-    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection dropped mid-chunk
-        raise DownloadError(f"download of {name} failed: {type(exc).__name__} ({source})") from None
-    except (OSError, ValueError) as exc:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(data_dir)
+        atomic_write_bytes(target, body)
+        if not named.sha256:
+            _record_sha256(data_dir, name, sha256)
+    except OSError as exc:
         raise DownloadError(f"download of {name} failed: {exc}") from None
     return target
 
 
-def _verify(named: NamedCorpus, body: bytes) -> None:
+def _verify(named: NamedCorpus, body: bytes, trusted: str | None, force: bool) -> str:
+    """The sha256 of a body that passes every check."""
     sha256 = hashlib.sha256(body).hexdigest()
     if named.sha256 and sha256 != named.sha256:
         raise CorpusError(f"checksum mismatch (sha256 {sha256[:12]}..., expected {named.sha256[:12]}...)")
     text = decode_bytes(body, "strict", label="downloaded file")
     if not named.min_chars <= len(text) <= named.max_chars:
         raise CorpusError(f"{len(text):,} characters, expected {named.min_chars:,} to {named.max_chars:,}")
+    if trusted and sha256 != trusted and not force:
+        raise CorpusError(f"it differs from the first copy trusted here (sha256 {sha256[:12]}..., trusted "
+                          f"{trusted[:12]}...); if this copy is the one you want, fetch it again with --force")
+    return sha256
+
+
+def _recorded(data_dir: Path) -> dict[str, str]:
+    path = data_dir / CHECKSUMS_FILE
+    if not path.exists():
+        return {}
+    try:
+        recorded = json.loads(read_bytes(path, 1 << 20))
+    except (CorpusError, ValueError):
+        recorded = None
+    if isinstance(recorded, dict) and all(isinstance(h, str) and _SHA256.fullmatch(h) for h in recorded.values()):
+        return recorded
+    raise DownloadError(f"{path} is damaged; delete it to trust the corpora on disk (or the next download)")
+
+
+def _trusted_sha256(named: NamedCorpus, data_dir: Path) -> str | None:
+    """The recorded sha256, else that of a copy on disk that passes the checks (downloaded before checksums were
+    recorded); None when there is neither."""
+    recorded = _recorded(data_dir).get(named.name)
+    if recorded or not (data_dir / named.filename).exists():
+        return recorded
+    try:
+        return _verify(named, read_bytes(data_dir / named.filename, named.max_bytes), None, False)
+    except CorpusError:
+        return None  # a damaged copy is no reason to refuse a good one
+
+
+def _record_sha256(data_dir: Path, name: str, sha256: str) -> None:
+    recorded = {**_recorded(data_dir), name: sha256}
+    atomic_write_bytes(data_dir / CHECKSUMS_FILE, (json.dumps(recorded, indent=2, sort_keys=True) + "\n").encode())

@@ -28,7 +28,7 @@ from tuirnn.config import (
     validate,
     with_overrides,
 )
-from tuirnn.corpus import CorpusError
+from tuirnn.corpus import DEFAULT_MAX_CORPUS_BYTES, MAX_CORPUS_BYTES_ENV, CorpusError
 from tuirnn.paths import PathError, safe_child
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
@@ -45,7 +45,8 @@ FIELD_HELP = {
     "embedding_size": "character embedding size",
     "dropout": "dropout between layers (and before the output with --output-dropout)",
     "output_dropout": "also apply dropout before the output layer",
-    "corpus": "named corpus, 'default' (offline) or a text file path",
+    "corpus": f"named corpus, 'default' (offline) or a text file path (at most {DEFAULT_MAX_CORPUS_BYTES >> 30} GiB; "
+              f"the environment variable {MAX_CORPUS_BYTES_ENV} changes the limit)",
     "newlines_to_spaces": "replace newlines with spaces, as the study did",
     "encoding_errors": "strict, replace or latin-1 for text that is not valid UTF-8",
     "val_fraction": "held-out fraction at the end of the text",
@@ -144,12 +145,24 @@ def build_parser() -> Parser:
     generate.add_argument("--device", default="auto")
     generate.add_argument("--output", type=Path, help="also write the text to this file")
 
-    data = commands.add_parser("data", help="list, download and inspect corpora", description="Corpora.")
+    data = commands.add_parser(
+        "data", help="list, download and inspect corpora",
+        description=f"Corpora. A corpus file must be a regular file of at most {DEFAULT_MAX_CORPUS_BYTES >> 30} GiB; "
+                    f"set the environment variable {MAX_CORPUS_BYTES_ENV} to another number of bytes to change that.")
     data_commands = data.add_subparsers(dest="data_command", parser_class=Parser, metavar="ACTION", required=True)
     data_commands.add_parser("list", help="named corpora and whether they are downloaded")
-    fetch = data_commands.add_parser("fetch", help="download a named corpus")
+    fetch = data_commands.add_parser(
+        "fetch", help="download a named corpus",
+        description="Download a named corpus and check it (size, UTF-8, sha256) before it replaces anything. A corpus "
+                    "without a pinned sha256 must match the first copy downloaded here (recorded in "
+                    "DATA_DIR/checksums.json).")
     fetch.add_argument("name")
-    fetch.add_argument("--url", help="download from this mirror instead")
+    fetch.add_argument("--url", help="download from this mirror instead (http, https or file URL)")
+    fetch.add_argument("--force", action="store_true",
+                       help="accept a copy that differs from the first one downloaded (unpinned corpora)")
+    fetch.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS",
+                       help="give up when the download takes longer than this in all (default: 120)")
+    data_commands.add_parser("clean", help="delete the corpus cache (DATA_DIR/cache); corpora stay")
     info = data_commands.add_parser("info", help="characters, vocabulary and split of a corpus")
     info.add_argument("corpus", help="named corpus, 'default' or a file path")
     info.add_argument("--newlines-to-spaces", action="store_true")
@@ -361,7 +374,11 @@ def cmd_data(args: argparse.Namespace) -> int:
             _say(f"{status.name:<16} {state:<15} {status.description}")
         return EXIT_OK
     if args.data_command == "fetch":
-        return _fetch(args.name, data_dir, args.url)
+        return _fetch(args.name, data_dir, args.url, args.force, args.deadline)
+    if args.data_command == "clean":
+        cleaned = catalog.clean(data_dir)
+        _say(f"removed {cleaned.files} cache files ({cleaned.bytes / 2**20:,.1f} MiB) from {data_dir / 'cache'}")
+        return EXIT_OK
     corpus = catalog.open_corpus(args.corpus, data_dir, args.newlines_to_spaces, args.encoding_errors)
     train, val = corpus.split(RunConfig().data.val_fraction)
     _say(corpus.describe())
@@ -370,17 +387,20 @@ def cmd_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fetch(name: str, data_dir: Path, url: str | None) -> int:
+def _fetch(name: str, data_dir: Path, url: str | None, force: bool, deadline_s: float) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from tuirnn.catalog import fetch
 
+    if not 0 < deadline_s <= 86_400:
+        raise ConfigError(f"--deadline must be more than 0 and at most 86400 seconds, not {deadline_s:g}")
     if sys.stderr.isatty():
         with Progress(f"[bold]{name}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
             task = bar.add_task(name, total=None)
-            path = fetch(name, data_dir, url, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            path = fetch(name, data_dir, url, lambda done, total: bar.update(task, completed=done, total=total),
+                         deadline_s=deadline_s, force=force)
     else:
-        path = fetch(name, data_dir, url)
+        path = fetch(name, data_dir, url, deadline_s=deadline_s, force=force)
     _say(f"{name} saved to {path}")
     return EXIT_OK
 

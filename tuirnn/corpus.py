@@ -8,13 +8,20 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tuirnn.atomic import atomic_file
+from tuirnn import corpus_cache
+
+MAX_CORPUS_BYTES_ENV = "TUIRNN_MAX_CORPUS_BYTES"
+DEFAULT_MAX_CORPUS_BYTES = 2 << 30
+"""2 GiB: encoding holds about five bytes a character on top of the text, so larger files need a big machine."""
+_LAST_CODE_POINT = 0x10FFFF
 
 
 class CorpusError(ValueError):
@@ -119,22 +126,76 @@ def decode_bytes(raw: bytes, errors: str = "strict", label: str = "corpus") -> s
     return text
 
 
-def read_text(path: Path, errors: str = "strict") -> str:
+def max_corpus_bytes() -> int:
+    """The largest corpus file read: $TUIRNN_MAX_CORPUS_BYTES, or 2 GiB."""
+    raw = os.environ.get(MAX_CORPUS_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_CORPUS_BYTES
     try:
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise CorpusError(f"{path} is a directory, not a text file") from None
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise CorpusError(f"{MAX_CORPUS_BYTES_ENV}={raw!r} is not a positive whole number of bytes")
+    return limit
+
+
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular(path: Path, info: os.stat_result, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), "not a regular file")
+        raise CorpusError(f"{path} is {kind}, not a text file")
+    if info.st_size > max_bytes:
+        raise CorpusError(f"{path} is {info.st_size:,} bytes, more than the corpus limit of {max_bytes:,}; "
+                          f"set {MAX_CORPUS_BYTES_ENV} to a larger number of bytes to read it")
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`. Anything else is refused before it is opened (a FIFO
+    would block the open, a device would never end), and the read stops at the size the file had when opened."""
+    try:
+        _check_regular(path, os.stat(path), max_bytes)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO swapped in since the stat cannot block us
+        with open(fd, "rb") as handle:
+            info = os.fstat(fd)
+            _check_regular(path, info, max_bytes)  # what was opened is what was checked
+            os.set_blocking(fd, True)
+            raw = handle.read(info.st_size + 1)
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > info.st_size:
+        raise CorpusError(f"{path} grew while it was read; read it once it is complete")
+    return raw
+
+
+def read_text(path: Path, errors: str = "strict", max_bytes: int | None = None) -> str:
+    """A corpus file as text; `max_bytes` defaults to max_corpus_bytes()."""
+    raw = read_bytes(path, max_corpus_bytes() if max_bytes is None else max_bytes)
     return decode_bytes(raw, errors, label=str(path))
 
 
 def encode_text(text: str) -> tuple[np.ndarray, Vocabulary]:
-    """Vectorised: the vocabulary is the sorted distinct code points, ids their positions."""
+    """Vectorised through a table indexed by code point: no sort and no 8-byte index per character, so the
+    peak is the text, its UTF-32 copy (4 bytes a character) and the ids."""
     points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-    codes = np.unique(points)
-    ids = np.searchsorted(codes, points).astype(np.uint8 if len(codes) <= 256 else np.int32)
-    return ids, Vocabulary(tuple(chr(int(c)) for c in codes))
+    seen = np.zeros(_LAST_CODE_POINT + 1, dtype=bool)
+    seen[points] = True
+    codes = np.flatnonzero(seen)
+    table = np.zeros(_LAST_CODE_POINT + 1, dtype=np.uint8 if len(codes) <= 256 else np.int32)
+    table[codes] = np.arange(len(codes))
+    return table[points], Vocabulary(tuple(chr(int(c)) for c in codes))
+
+
+def text_sha256(text: str) -> str:
+    """sha256 of the UTF-8 text, encoded a slice at a time rather than copied whole."""
+    digest = hashlib.sha256()
+    step = 1 << 24
+    for start in range(0, len(text), step):
+        digest.update(text[start : start + step].encode("utf-8"))
+    return digest.hexdigest()
 
 
 def corpus_from_text(
@@ -143,33 +204,12 @@ def corpus_from_text(
     """Encode `text`, reusing the cached ids in `cache_dir` when this exact text was encoded before."""
     if newlines_to_spaces:
         text = text.replace("\n", " ")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    cache_file = cache_dir / f"{digest[:24]}.safetensors" if cache_dir else None
-    if cache_file and cache_file.exists():
-        cached = _read_cache(cache_file)
-        if cached is not None:
-            return Corpus(name, source, cached[0], cached[1], digest)
+    digest = text_sha256(text)
+    cache_file = corpus_cache.cache_path(cache_dir, digest) if cache_dir else None
+    cached = corpus_cache.read_cached(cache_file, digest) if cache_file else None
+    if cached is not None:  # checked against its checksum: exactly what write_cached was given
+        return Corpus(name, source, cached[0], Vocabulary.from_json(cached[1]), digest)
     ids, vocab = encode_text(text)
     if cache_file:
-        _write_cache(cache_file, ids, vocab)
+        corpus_cache.write_cached(cache_file, digest, ids, vocab.to_json())
     return Corpus(name, source, ids, vocab, digest)
-
-
-def _read_cache(path: Path) -> tuple[np.ndarray, Vocabulary] | None:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as cached:
-            return cached.get_tensor("ids"), Vocabulary.from_json(cached.metadata()["vocab"])
-    except (OSError, KeyError, TypeError, ValueError, SafetensorError, CorpusError):
-        return None  # a damaged cache is only a cache: encode again
-
-
-def _write_cache(path: Path, ids: np.ndarray, vocab: Vocabulary) -> None:
-    from safetensors.numpy import save
-
-    try:
-        with atomic_file(path) as handle:
-            handle.write(save({"ids": ids}, metadata={"vocab": vocab.to_json()}))
-    except OSError:
-        pass  # a read-only or full disk only costs the next load a re-encode
