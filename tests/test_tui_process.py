@@ -50,15 +50,18 @@ def test_app_module_does_not_import_torch_before_the_first_frame() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def _spawn_app(tmp_path: Path, config_file: Path, locale: dict[str, str] | None = None) -> tuple[int, int, list[bytes]]:
-    """The app on a pseudo-terminal of 80x24, in a UTF-8 locale unless `locale` gives other variables."""
+def _spawn_app(tmp_path: Path, config_file: Path, locale: dict[str, str] | None = None,
+               code: str | None = None) -> tuple[int, int, list[bytes]]:
+    """The app on a pseudo-terminal of 80x24, in a UTF-8 locale unless `locale` gives other variables;
+    `code` runs instead of `python -m tuirnn --config CONFIG_FILE`."""
     env = {name: value for name, value in os.environ.items()
            if name not in ("LC_ALL", "LC_CTYPE", "LANG", "TUIRNN_ASCII")}
     env.update({"TERM": "xterm-256color", "TUIRNN_MODELS_DIR": str(tmp_path / "models"),
                 "TUIRNN_DATA_DIR": str(tmp_path / "data")}, **({"LANG": "C.UTF-8"} if locale is None else locale))
     pid, master = pty.fork()
     if pid == 0:  # pragma: no cover  (the child becomes the app)
-        os.execvpe(sys.executable, [sys.executable, "-m", "tuirnn", "--config", str(config_file)], env)
+        command = ["-c", code] if code else ["-m", "tuirnn", "--config", str(config_file)]
+        os.execvpe(sys.executable, [sys.executable, *command], env)
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     screen: list[bytes] = []
 
@@ -130,6 +133,40 @@ def test_hangup_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzs
     logged = max(int(r["step"]) for r in run.metrics())
     assert checkpoint.step >= logged > 0
     assert run.info["status"] == "stopped"
+
+
+STUCK_APP = """
+import sys, threading, time
+import tuirnn.launch
+tuirnn.launch.plan_run = lambda *args, **kwargs: threading.Event().wait()  # a read that never returns
+sys.argv = ["tuirnn", "--config", sys.argv[1]]
+from tuirnn.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("keys", [b"qy", b"\x03y"])
+def test_quitting_ends_the_process_within_seconds_whatever_the_worker_is_stuck_in(
+        tmp_path: Path, nietzsche_path: Path, keys: bytes) -> None:
+    from tuirnn.tui.app import EXIT_DEADLINE_S, GRACEFUL_EXIT_S
+
+    config_file = tmp_path / "tiny.toml"
+    save_toml(tiny_config(nietzsche_path, max_steps=60), config_file)
+    pid, master, screen = _spawn_app(tmp_path, config_file, code=STUCK_APP.replace("sys.argv[1]", repr(str(config_file))))
+    try:
+        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+        os.write(master, b"s")
+        _wait(lambda: b"loading" in b"".join(screen), 30, "the stuck start")
+        shown = len(b"".join(screen))
+        os.write(master, keys[:1])
+        _wait(lambda: b"Save and quit" in b"".join(screen)[shown:], 30, "the quit question")
+        asked = time.monotonic()
+        os.write(master, keys[1:])
+        status = _exit_status(pid, EXIT_DEADLINE_S + GRACEFUL_EXIT_S + 10)
+        assert time.monotonic() - asked < EXIT_DEADLINE_S + GRACEFUL_EXIT_S + 5
+    finally:
+        os.close(master)
+    assert os.WIFEXITED(status)
 
 
 SCREEN_KEYS = ((b"\x1bOR", b"hyperparameters"), (b"\x1bOS", b"Prompt"), (b"\x1b[15~", b"modified"),

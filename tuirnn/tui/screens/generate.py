@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from tuirnn.generation_record import GenerationRecord, Segment, WeightsOrigin, save_generation
 from tuirnn.runs import RunError, list_runs
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 
@@ -54,13 +55,17 @@ class Request:
 
 
 class GenerationUpdate(Message):
-    def __init__(self, request: Request, chars: list[GeneratedChar], done: bool, error: str | None = None):
+    def __init__(self, request: Request, chars: list[GeneratedChar], done: bool, error: str | None = None,
+                 origin: WeightsOrigin | None = None, device: str = ""):
         super().__init__()
         self.request = request
         """The request these characters answer: updates of a superseded request are dropped."""
         self.chars = chars
         self.done = done
         self.error = error
+        self.origin = origin
+        """Which weights drew them (run, checkpoint, step) and on which device, for the saved record."""
+        self.device = device
 
 
 class GenerateScreen(Screen[None]):
@@ -89,6 +94,10 @@ class GenerateScreen(Screen[None]):
         self.request: Request | None = None
         self.generated: list[GeneratedChar] = []
         self.prompt_used = ""
+        self.earlier: list[Segment] = []
+        """The generations the shown text continues (c), oldest first: saved with it."""
+        self.origin: WeightsOrigin | None = None
+        self.device = "cpu"
         self.run_path: Path | None = None
         self._generators: dict[str, tuple[float, Generator]] = {}
 
@@ -163,12 +172,16 @@ class GenerateScreen(Screen[None]):
         self._start(Request(event.value, self.settings))
         self.query_one("#gen-output-box").focus()
 
-    def _start(self, request: Request) -> None:
+    def _start(self, request: Request, continuing: bool = False) -> None:
         source = self._selected()
         if source is None:
             self.notify("No run to generate from: train one first (1, then s).", severity="warning")
             return
         self.tuirnn.ensure_torch()
+        if continuing and self.request is not None:
+            self.earlier.append(self._segment())
+        elif not continuing:
+            self.earlier = []
         self.request = request
         self.prompt_used = request.prompt
         self.generated = []
@@ -180,6 +193,8 @@ class GenerateScreen(Screen[None]):
         worker = get_current_worker()
         try:
             generator = self._generator(source)
+            self.post_message(GenerationUpdate(request, [], False, origin=generator.origin,
+                                               device=generator.device.type))
             batch: list[GeneratedChar] = []
             last_post = time.monotonic()
             for char in generator.stream(request.prompt, request.settings):
@@ -205,9 +220,12 @@ class GenerateScreen(Screen[None]):
                 raise RunError("the training run has no model yet")
             with trainer.model_lock:
                 weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+                step = trainer.step
             model = CharRNN(trainer.config.model, len(trainer.corpus.vocab)).to(trainer.device)
             model.load_state_dict(weights)
-            return Generator(model, trainer.corpus.vocab, trainer.device)
+            generator = Generator(model, trainer.corpus.vocab, trainer.device)
+            generator.origin = WeightsOrigin(str(trainer.run_dir.path), "live weights", step)
+            return generator
         run = RunDir.open(Path(source))
         checkpoint = run.checkpoint_for("best")
         stamp = checkpoint.stat().st_mtime
@@ -220,6 +238,8 @@ class GenerateScreen(Screen[None]):
     def on_generation_update(self, message: GenerationUpdate) -> None:
         if message.request is not self.request:
             return  # posted by a generation that a newer request replaced
+        if message.origin is not None:
+            self.origin, self.device = message.origin, message.device
         if message.error:
             self.notify(message.error, title="Cannot generate", severity="error", timeout=8)
         self.generated.extend(message.chars)
@@ -288,7 +308,7 @@ class GenerateScreen(Screen[None]):
             return
         self.settings = replace(self.settings, seed=new_seed())
         self._show_settings()
-        self._start(Request(self.text(), self.settings))
+        self._start(Request(self.text(), self.settings), continuing=True)
 
     def action_temperature(self, delta: float) -> None:
         self._update(temperature=round(max(0.1, min(3.0, self.settings.temperature + delta)), 1))
@@ -313,20 +333,26 @@ class GenerateScreen(Screen[None]):
         self.query_one("#gen-output-box").focus()
 
     def action_save(self) -> None:
-        if not self.generated:
+        """The text, and beside it a record of how to draw it again (weights, prompts, settings, seeds)."""
+        if not self.generated or self.origin is None:
             self.notify("Nothing generated yet.", severity="warning")
             return
-        from tuirnn.atomic import atomic_write_bytes
-
         base = self.run_path or self.tuirnn.feed.run_dir or self.tuirnn.models_dir
         seed = "greedy" if self.settings.greedy else f"seed{self.settings.seed}"
         path = Path(base) / "generated" / f"{time.strftime('%Y%m%d-%H%M%S')}-{seed}.txt"
+        record = GenerationRecord(self.origin, [*self.earlier, self._segment()], self.device)
         try:
-            atomic_write_bytes(path, self.text().encode("utf-8"))
+            save_generation(path, record)
         except OSError as exc:
             self.notify(f"Cannot save: {exc.strerror or exc}", severity="error")
             return
-        self.notify(f"Saved to {path}")
+        self.notify(f"Saved to {path} (how to draw it again: {path.name}.json)")
+
+    def _segment(self) -> Segment:
+        """The shown generation as a record's segment: what it was primed with, asked and drew."""
+        assert self.request is not None
+        drawn = "".join(c.char for c in self.generated)
+        return Segment(self.prompt_used, replace(self.request.settings, length=len(drawn)), drawn)
 
 
 def _describe(exc: Exception) -> str:
