@@ -264,3 +264,36 @@ def test_argparse_errors_have_one_prefix(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["data", "fetch"]) == 2
     assert one_error(capsys) == ("tuirnn: data fetch: the following arguments are required: name "
                                  "(see tuirnn data fetch --help)")
+
+
+def test_a_sweep_name_that_would_leave_the_sweeps_directory_is_refused(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "escape.toml"
+    spec.write_text('[sweep]\nname = "../../escaped"\n[axes]\nlayers = [1, 2]\n', encoding="utf-8")
+    before = snapshot(tmp_path)
+    assert main(["--models-dir", str(tmp_path / "models"), "sweep", str(spec)]) == 2
+    assert "sweep name '../../escaped' must be a plain name" in one_error(capsys)
+    assert snapshot(tmp_path) == before
+
+
+def test_cpu_out_of_memory_is_one_line(tmp_path: Path, corpus_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from tuirnn.train_step import TrainStep
+
+    def no_memory(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 88473600000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(TrainStep, "run", no_memory)
+    assert main(["train", "--corpus", str(corpus_file), "--out", str(tmp_path / "run"), *tiny_flags()]) == 1
+    line = one_error(capsys)
+    assert "out of memory: lower batch_size, seq_len or hidden_size" in line and "enforce" not in line
+    assert RunDir.open(tmp_path / "run").info["status"] == "failed"
+
+
+def test_a_dry_run_warns_when_training_cannot_fit_in_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--hidden", "16000", "--layers", "8", "--batch", "64", "--seq", "100", "--device", "cpu",
+                 "--dry-run"]) == 0
+    assert "it will likely run out of memory" in capsys.readouterr().out
+    assert main(["train", "--device", "cpu", "--dry-run"]) == 0
+    assert "out of memory" not in capsys.readouterr().out

@@ -26,6 +26,7 @@ from tuirnn.config import (
     set_field,
     with_overrides,
 )
+from tuirnn.paths import PathError, check_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -116,6 +117,10 @@ class SweepDefinition:
     description: str = ""
 
     def __post_init__(self) -> None:
+        try:  # the name becomes the sweep directory's name
+            check_name(self.name, "sweep name")
+        except PathError as exc:
+            raise ConfigError(str(exc)) from None
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
         if self.metric not in METRICS:
