@@ -10,6 +10,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -339,14 +340,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(prompt)
     drawn: list[str] = []
-    interrupted = False
-    try:
+    stop = threading.Event()
+    with StopOnSignal(stop.set) as signals:  # Ctrl-C ends the text after the character being drawn
         for generated in generator.stream(prompt, settings):
             drawn.append(generated.char)
             out.write(generated.char)
             out.flush()
-    except KeyboardInterrupt:
-        interrupted = True
+            if stop.is_set():
+                break
+    interrupted = signals.received is not None
     out.write("\n")
     out.flush()
     seed = "greedy (no seed)" if generator.seed is None else f"seed {generator.seed}"
