@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuirnn.atomic import atomic_write_bytes
+from tuirnn.errors import TuirnnError
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +39,7 @@ DIGEST_KEY = "sha256"
 VOCAB_DIGEST_KEY = "vocab_sha256"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TuirnnError):
     """A checkpoint is missing, truncated, corrupt, damaged, not ours or not for this run."""
 
 

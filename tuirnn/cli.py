@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tuirnn.config import (
-    FIELD_TYPES,
+    FIELDS,
     PRESETS,
     ConfigError,
     RunConfig,
@@ -29,8 +29,9 @@ from tuirnn.config import (
     validate,
     with_overrides,
 )
-from tuirnn.corpus import DEFAULT_MAX_CORPUS_BYTES, MAX_CORPUS_BYTES_ENV, CorpusError
-from tuirnn.paths import PathError, safe_child
+from tuirnn.corpus import DEFAULT_MAX_CORPUS_BYTES, MAX_CORPUS_BYTES_ENV
+from tuirnn.errors import TuirnnError
+from tuirnn.paths import safe_child
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
 
@@ -39,45 +40,8 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-FIELD_HELP = {
-    "cell": "recurrent cell: rnn (tanh), gru or lstm",
-    "layers": "number of stacked recurrent layers",
-    "hidden_size": "hidden units per layer",
-    "embedding_size": "character embedding size",
-    "dropout": "dropout between layers (and before the output with --output-dropout)",
-    "output_dropout": "also apply dropout before the output layer",
-    "corpus": f"named corpus, 'default' (offline) or a text file path (at most {DEFAULT_MAX_CORPUS_BYTES >> 30} GiB; "
-              f"the environment variable {MAX_CORPUS_BYTES_ENV} changes the limit)",
-    "newlines_to_spaces": "replace newlines with spaces, as the study did",
-    "encoding_errors": "strict, replace or latin-1 for text that is not valid UTF-8",
-    "val_fraction": "held-out fraction at the end of the text",
-    "layout": "streams (correct carried state) or windows (the study's layout)",
-    "seq_len": "characters per training sequence (BPTT length)",
-    "stride": "window stride for the windows layout (0 = seq_len)",
-    "targets": "all positions or only the last (windows layout)",
-    "carry_state": "keep the detached hidden state between batches",
-    "batch_size": "sequences per batch",
-    "optimizer": "adam, adamw or sgd",
-    "lr": "learning rate",
-    "weight_decay": "weight decay",
-    "schedule": "learning-rate schedule: constant, cosine or linear",
-    "warmup_steps": "linear warmup steps for cosine/linear schedules",
-    "clip_norm": "gradient clipping by global norm (0 disables)",
-    "epochs": "passes over the training text",
-    "max_steps": "stop after this many steps (0 = all epochs)",
-    "log_every": "steps between metric lines",
-    "eval_every": "steps between validation (and checkpoints); 0 = only at the end",
-    "eval_max_chars": "cap on validation characters per evaluation",
-    "sample_every": "steps between samples (0 = none)",
-    "sample_prompt": "prompt of the periodic samples",
-    "sample_length": "characters per periodic sample",
-    "sample_seed": "seed of the periodic samples",
-    "seed": "random seed (initialisation, dropout)",
-    "device": "auto, cpu, cuda or mps",
-    "precision": "float precision on a CUDA GPU: auto (the faster of tf32 and bf16, timed at the start), fp32, "
-                 "tf32 or bf16",
-    "cuda_graph": "replay each step from a CUDA graph on a CUDA GPU (falls back to plain steps)",
-}
+CORPUS_LIMIT_HELP = (f"{FIELDS['corpus'].help} (at most {DEFAULT_MAX_CORPUS_BYTES >> 30} GiB; the environment "
+                     f"variable {MAX_CORPUS_BYTES_ENV} changes the limit)")
 SHORT_ALIASES = {"hidden_size": ["--hidden"], "embedding_size": ["--embedding"], "batch_size": ["--batch"],
                  "seq_len": ["--seq"]}
 
@@ -96,18 +60,19 @@ class Parser(argparse.ArgumentParser):
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training settings (override the preset or --config)")
-    for name, (_, kind) in FIELD_TYPES.items():
+    for name, info in FIELDS.items():
         flags = [f"--{name.replace('_', '-')}", *SHORT_ALIASES.get(name, [])]
-        if kind is bool:
+        text = CORPUS_LIMIT_HELP if name == "corpus" else info.help
+        if info.kind is bool:
             group.add_argument(*flags, dest=f"set_{name}", action=argparse.BooleanOptionalAction, default=None,
-                               help=FIELD_HELP.get(name))
+                               help=text)
         else:
-            group.add_argument(*flags, dest=f"set_{name}", metavar=kind.__name__.upper(), default=None,
-                               help=FIELD_HELP.get(name))
+            group.add_argument(*flags, dest=f"set_{name}", metavar=info.kind.__name__.upper(), default=None,
+                               help=text)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, f"set_{name}") for name in FIELD_TYPES if getattr(args, f"set_{name}") is not None}
+    return {name: getattr(args, f"set_{name}") for name in FIELDS if getattr(args, f"set_{name}") is not None}
 
 
 def build_parser() -> Parser:
@@ -247,7 +212,7 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuirnn.launch import Launch, check_resumable, create_run, plan_run, resume_run
+    from tuirnn.launch import check_resumable, create_run, plan_run, resume_run
     from tuirnn.runs import RunDir, new_run_name
 
     if args.resume_from and not args.resume:
@@ -427,7 +392,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     defaults = RunConfig()
     for name, (description, config) in PRESETS.items():
         _say(f"{name}: {description}")
-        changed = [f"{field}={get_field(config, field)!r}" for field in FIELD_TYPES
+        changed = [f"{field}={get_field(config, field)!r}" for field in FIELDS
                    if get_field(config, field) != get_field(defaults, field)]
         if changed:
             _say("    " + ", ".join(changed))
@@ -448,9 +413,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tuirnn.checkpoint import CheckpointError
-    from tuirnn.runs import RunError
-
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -459,11 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    except (ConfigError, CorpusError, RunError, CheckpointError, PathError) as exc:
-        from tuirnn.catalog import DownloadError
-
+    except TuirnnError as exc:
         _err(f"error: {exc}")
-        return EXIT_FAILED if isinstance(exc, DownloadError) else EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_FAILED

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuirnn.errors import TuirnnError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -33,67 +35,68 @@ MAX_STEPS = 10**9
 MAX_EPOCHS = 100_000
 
 
-class ConfigError(ValueError):
+class ConfigError(TuirnnError):
     """A setting is invalid; the message says which and why."""
+
+
+def setting(default: Any, label: str, help: str, choices: tuple[str, ...] = ()) -> Any:
+    """A settings field with what every face shows of it: the form's label, the one-line help (the CLI's
+    --help, the form's tooltip) and, for a choice, its choices."""
+    return field(default=default, metadata={"label": label, "help": help, "choices": choices})
 
 
 @dataclass
 class ModelConfig:
-    cell: str = "lstm"
-    layers: int = 2
-    hidden_size: int = 256
-    embedding_size: int = 64
-    dropout: float = 0.1
-    output_dropout: bool = False
-    """Also apply dropout before the output layer, so one-layer models can be regularised."""
+    cell: str = setting("lstm", "cell", "recurrent cell: rnn (tanh), gru or lstm", CELLS)
+    layers: int = setting(2, "layers", "number of stacked recurrent layers")
+    hidden_size: int = setting(256, "hidden size", "hidden units per layer")
+    embedding_size: int = setting(64, "embedding size", "character embedding size")
+    dropout: float = setting(0.1, "dropout", "dropout between layers (and before the output with output dropout)")
+    output_dropout: bool = setting(False, "output dropout",
+                                   "also apply dropout before the output layer, so one-layer models can be regularised")
 
 
 @dataclass
 class DataConfig:
-    corpus: str = "default"
-    """A named corpus (see `tuirnn data list`), `default` for the offline one, or a file path."""
-    newlines_to_spaces: bool = False
-    encoding_errors: str = "strict"
-    val_fraction: float = 0.1
-    layout: str = "streams"
-    """`streams`: B contiguous parallel streams, state carried correctly across batches.
-    `windows`: the study's layout, consecutive windows of the text in each batch."""
-    seq_len: int = 100
-    stride: int = 0
-    """Window stride for the `windows` layout; 0 means seq_len (non-overlapping)."""
-    targets: str = "all"
-    """`all`: loss at every position (truncated BPTT); `last`: only the char after the window."""
-    carry_state: bool = True
-    """Keep the (detached) hidden state between batches instead of zeroing it."""
+    corpus: str = setting("default", "corpus", "named corpus (see `tuirnn data list`), 'default' (offline) or a "
+                          "text file path")
+    newlines_to_spaces: bool = setting(False, "newlines→spaces", "replace newlines with spaces, as the study did")
+    encoding_errors: str = setting("strict", "encoding errors",
+                                   "strict, replace or latin-1 for text that is not valid UTF-8", ENCODING_ERRORS)
+    val_fraction: float = setting(0.1, "validation fraction", "held-out fraction at the end of the text")
+    layout: str = setting("streams", "layout", "streams (B contiguous streams, the carried state stays the state "
+                          "of the preceding text) or windows (the study's layout)", LAYOUTS)
+    seq_len: int = setting(100, "sequence length", "characters per training sequence (BPTT length)")
+    stride: int = setting(0, "stride", "window stride for the windows layout (0 = seq_len, non-overlapping)")
+    targets: str = setting("all", "targets", "all positions (truncated BPTT) or only the last (windows layout)",
+                           TARGETS)
+    carry_state: bool = setting(True, "carry state", "keep the detached hidden state between batches")
 
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_steps: int = 0
-    clip_norm: float = 1.0
-    """Gradient clipping by global norm; 0 disables it."""
-    epochs: int = 20
-    max_steps: int = 0
-    """Stop after this many optimizer steps; 0 means run all epochs."""
-    log_every: int = 10
-    eval_every: int = 200
-    eval_max_chars: int = 200_000
-    sample_every: int = 500
-    sample_prompt: str = "The "
-    sample_length: int = 200
-    sample_seed: int = 0
-    seed: int = 1234
-    device: str = "auto"
-    precision: str = "auto"
-    """Float precision on a CUDA GPU: `auto` times TF32 against bf16 autocast when a run starts and keeps
-    the faster (TF32 alone without CUDA graphs); elsewhere always fp32."""
-    cuda_graph: bool = True
-    """Replay each training step from a CUDA graph on a CUDA GPU (falls back to plain steps)."""
+    batch_size: int = setting(64, "batch size", "sequences per batch")
+    optimizer: str = setting("adam", "optimizer", "adam, adamw or sgd", OPTIMIZERS)
+    lr: float = setting(2e-3, "learning rate", "learning rate")
+    weight_decay: float = setting(0.0, "weight decay", "weight decay")
+    schedule: str = setting("constant", "schedule", "learning-rate schedule: constant, cosine or linear", SCHEDULES)
+    warmup_steps: int = setting(0, "warmup steps", "linear warmup steps for the cosine and linear schedules")
+    clip_norm: float = setting(1.0, "clip norm", "gradient clipping by global norm (0 disables)")
+    epochs: int = setting(20, "epochs", "passes over the training text")
+    max_steps: int = setting(0, "max steps", "stop after this many steps (0 = all epochs)")
+    log_every: int = setting(10, "log every", "steps between metric lines")
+    eval_every: int = setting(200, "validate every", "steps between validation (and checkpoints); 0 = only at the end")
+    eval_max_chars: int = setting(200_000, "validation chars", "cap on validation characters per evaluation")
+    sample_every: int = setting(500, "sample every", "steps between samples (0 = none)")
+    sample_prompt: str = setting("The ", "sample prompt", "prompt of the periodic samples")
+    sample_length: int = setting(200, "sample length", "characters per periodic sample")
+    sample_seed: int = setting(0, "sample seed", "seed of the periodic samples")
+    seed: int = setting(1234, "seed", "random seed (initialisation, dropout)")
+    device: str = setting("auto", "device", "auto, cpu, cuda or mps", DEVICES)
+    precision: str = setting("auto", "GPU precision", "float precision on a CUDA GPU: auto (the faster of tf32 and "
+                             "bf16, timed when a run starts), fp32, tf32 or bf16", PRECISIONS)
+    cuda_graph: bool = setting(True, "CUDA graph",
+                               "replay each training step from a CUDA graph on a CUDA GPU (falls back to plain steps)")
 
 
 @dataclass
@@ -109,12 +112,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         config = cls(preset=str(raw.get("preset", "")))
-        for section in SECTIONS:
-            values = raw.get(section, {})
-            if not isinstance(values, dict):
-                raise ConfigError(f"[{section}] must be a table of settings")
-            for key, value in values.items():
-                set_field(config, key, value, section=section)
+        apply_tables(config, raw)
         return config
 
     def to_json(self) -> str:
@@ -124,22 +122,46 @@ class RunConfig:
 SECTIONS = ("model", "data", "train")
 
 
-def _field_types() -> dict[str, tuple[str, type]]:
-    """Map each setting's name to its section and Python type; names are unique across sections."""
-    found: dict[str, tuple[str, type]] = {}
+@dataclass(frozen=True)
+class FieldInfo:
+    """One setting: where it lives, its type, and what the CLI and the form say of it."""
+
+    name: str
+    section: str
+    kind: type
+    label: str
+    help: str
+    choices: tuple[str, ...]
+
+
+def _fields() -> dict[str, FieldInfo]:
+    """Every setting by name; names are unique across sections."""
+    found: dict[str, FieldInfo] = {}
     defaults = RunConfig()
     for section in SECTIONS:
         for f in dataclasses.fields(getattr(defaults, section)):
-            found[f.name] = (section, type(getattr(getattr(defaults, section), f.name)))
+            kind = type(getattr(getattr(defaults, section), f.name))
+            found[f.name] = FieldInfo(f.name, section, kind, f.metadata["label"], f.metadata["help"],
+                                      f.metadata["choices"])
     return found
 
 
-FIELD_TYPES = _field_types()
+FIELDS = _fields()
+
+
+def apply_tables(config: RunConfig, raw: dict[str, Any], where: str = "") -> None:
+    """Set the [model], [data] and [train] tables of `raw` (parsed TOML or JSON) on `config`."""
+    for section in SECTIONS:
+        values = raw.get(section, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}[{section}] must be a table of settings")
+        for key, value in values.items():
+            set_field(config, key, value, section=section)
 
 
 def coerce(name: str, value: Any) -> Any:
     """Convert a value (possibly a string from the command line or a form) to the setting's type."""
-    _, kind = FIELD_TYPES[name]
+    kind = FIELDS[name].kind
     try:
         if kind is bool:
             if isinstance(value, str):
@@ -174,14 +196,14 @@ def coerce(name: str, value: Any) -> Any:
 
 def set_field(config: RunConfig, name: str, value: Any, section: str | None = None) -> None:
     name = name.replace("-", "_")
-    if name not in FIELD_TYPES or (section and FIELD_TYPES[name][0] != section):
+    if name not in FIELDS or (section and FIELDS[name].section != section):
         where = f"[{section}] " if section else ""
         raise ConfigError(f"unknown setting {where}{name!r}")
-    setattr(getattr(config, FIELD_TYPES[name][0]), name, coerce(name, value))
+    setattr(getattr(config, FIELDS[name].section), name, coerce(name, value))
 
 
 def get_field(config: RunConfig, name: str) -> Any:
-    return getattr(getattr(config, FIELD_TYPES[name][0]), name)
+    return getattr(getattr(config, FIELDS[name].section), name)
 
 
 def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
@@ -330,17 +352,12 @@ def load_toml(path: Path) -> RunConfig:
     name = raw.get("preset", "")
     if not isinstance(name, str):
         raise ConfigError(f"{path}: preset must be a preset's name, like preset = \"tiny\" (got {name!r})")
-    base = preset(name) if name else RunConfig()
-    merged = base.to_dict()
-    for section in SECTIONS:
-        values = raw.get(section, {})
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table of settings")
-        merged[section].update(values)
     unknown = set(raw) - set(SECTIONS) - {"preset"}
     if unknown:
         raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")
-    return RunConfig.from_dict(merged)
+    config = preset(name) if name else RunConfig()
+    apply_tables(config, raw, f"{path}: ")
+    return config
 
 
 def save_toml(config: RunConfig, path: Path) -> None:

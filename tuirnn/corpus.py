@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tuirnn import corpus_cache
+from tuirnn.errors import TuirnnError
 
 MAX_CORPUS_BYTES_ENV = "TUIRNN_MAX_CORPUS_BYTES"
 DEFAULT_MAX_CORPUS_BYTES = 2 << 30
@@ -24,7 +25,7 @@ DEFAULT_MAX_CORPUS_BYTES = 2 << 30
 _LAST_CODE_POINT = 0x10FFFF
 
 
-class CorpusError(ValueError):
+class CorpusError(TuirnnError):
     """The corpus cannot be used; the message says why and what to do."""
 
 

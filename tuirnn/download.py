@@ -29,6 +29,8 @@ CHUNK_BYTES = 1 << 16
 class DownloadError(CorpusError):
     """A download failed; nothing was left behind."""
 
+    exit_code = 1
+
 
 @dataclass(frozen=True)
 class _Received:

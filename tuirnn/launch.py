@@ -13,7 +13,14 @@ from typing import Any
 
 from tuirnn.batch_counts import check_fits
 from tuirnn.catalog import open_corpus, stored_spec
-from tuirnn.config import FIELD_TYPES, ConfigError, RunConfig, get_field, validate, with_overrides
+from tuirnn.config import (
+    FIELDS,
+    ConfigError,
+    RunConfig,
+    get_field,
+    validate,
+    with_overrides,
+)
 from tuirnn.corpus import Corpus
 from tuirnn.runs import RunDir
 
@@ -80,7 +87,7 @@ def check_resumable(changed: set[str]) -> None:
 def resume_run(run: RunDir, plan: Plan) -> Launch:
     """Continue `run` (claimed by this process) with the planned settings, saved if they changed (a later
     resume keeps a changed max_steps or epochs)."""
-    check_resumable({name for name in FIELD_TYPES if get_field(plan.config, name) != get_field(run.config, name)})
+    check_resumable({name for name in FIELDS if get_field(plan.config, name) != get_field(run.config, name)})
     if plan.config != run.config:
         run.update_config(plan.config)
     return Launch(plan.config, plan.corpus, run, resume=True)

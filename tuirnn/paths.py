@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tuirnn.errors import TuirnnError
+
 MAX_NAME_BYTES = 255
 """The longest file name the usual file systems accept."""
 
 
-class PathError(ValueError):
+class PathError(TuirnnError):
     """A name or path would leave its directory, or is not a plain name."""
 
 

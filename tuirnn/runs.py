@@ -30,6 +30,7 @@ from typing import Any
 from tuirnn.atomic import atomic_write_bytes
 from tuirnn.config import ConfigError, RunConfig
 from tuirnn.corpus import CorpusError, Vocabulary
+from tuirnn.errors import TuirnnError
 from tuirnn.locks import FileLock, LockBusy, is_held
 from tuirnn.paths import PathError, confined, open_no_follow
 
@@ -48,7 +49,7 @@ SWEEPS_DIR = "sweeps"
 """Where in models/ a sweep goes unless told otherwise."""
 
 
-class RunError(ValueError):
+class RunError(TuirnnError):
     """A run directory is missing, incomplete or damaged."""
 
 

@@ -33,6 +33,7 @@ from tuirnn.checkpoint import (
 from tuirnn.config import ConfigError, RunConfig, TrainConfig, validate
 from tuirnn.corpus import Corpus, CorpusError
 from tuirnn.devices import describe_device, memory_in_use, pick_device
+from tuirnn.errors import TuirnnError
 from tuirnn.events import (
     CheckpointSaved,
     Evaluated,
@@ -47,7 +48,7 @@ from tuirnn.events import (
     TrainingControl,
 )
 from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
-from tuirnn.runs import RunDir, RunError, RunInUse
+from tuirnn.runs import RunDir, RunInUse
 from tuirnn.sampling import Generator, SamplingSettings
 from tuirnn.train_step import TrainStep
 
@@ -184,7 +185,7 @@ class Trainer:
             return self._fail("nan", str(exc))
         except torch.cuda.OutOfMemoryError:
             return self._fail("oom", "out of GPU memory: lower batch_size, seq_len or hidden_size")
-        except (ConfigError, CorpusError, CheckpointError, RunError) as exc:
+        except TuirnnError as exc:
             return self._fail("error", str(exc))
         except OSError as exc:
             return self._fail("io", f"cannot write the run: {exc.strerror or exc}")

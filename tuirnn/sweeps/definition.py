@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from tuirnn.config import (
-    FIELD_TYPES,
+    FIELDS,
     SECTIONS,
     ConfigError,
     RunConfig,
+    apply_tables,
     coerce,
     preset,
-    set_field,
     with_overrides,
 )
 from tuirnn.paths import PathError, check_name
@@ -64,7 +64,7 @@ class Axis:
 
 def range_axis(name: str, start: Any, stop: Any, step: Any = 1) -> Axis:
     """The inclusive range start, start+step, ..., stop, rounded so 0.1 + 2 * 0.1 is 0.3."""
-    _, kind = FIELD_TYPES[name]
+    kind = FIELDS[name].kind
     if kind not in (int, float):
         raise ConfigError(f"axis {name}: a range needs a numeric setting, {name} is a {kind.__name__}")
     try:
@@ -85,7 +85,7 @@ def range_axis(name: str, start: Any, stop: Any, step: Any = 1) -> Axis:
 def parse_axis(name: str, raw: Any) -> Axis:
     """A TOML axis: a list of values, a table {start, stop, step} or the text "start..stop step s"."""
     name = name.replace("-", "_")
-    if name not in FIELD_TYPES:
+    if name not in FIELDS:
         raise ConfigError(f"axis {name!r} is not a setting (see `tuirnn train --help`)")
     if isinstance(raw, list):
         if not raw:
@@ -247,12 +247,7 @@ def parse_sweep(raw: dict[str, Any], name: str) -> SweepDefinition:
     if set(base_table) - {"preset"}:
         raise ConfigError("[base] takes only preset; put settings in [model], [data] and [train]")
     base = preset(base_table["preset"]) if base_table.get("preset") else RunConfig()
-    for section in SECTIONS:
-        table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"[{section}] must be a table of settings")
-        for key, value in table.items():
-            set_field(base, key, value, section=section)
+    apply_tables(base, raw)
     try:
         trials, seed = int(sweep.get("trials", 0)), int(sweep.get("seed", 0))
     except (TypeError, ValueError):

@@ -20,7 +20,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from tuirnn.config import FIELD_TYPES
+from tuirnn.config import FIELDS
 from tuirnn.sweeps.definition import Axis, SweepDefinition
 from tuirnn.sweeps.sweepdir import TrialRecord
 
@@ -38,7 +38,7 @@ class _AskTellGridSampler(optuna.samplers.GridSampler):
 def _distribution(axis: Axis) -> BaseDistribution:
     if axis.span is not None:
         start, stop, step = axis.span
-        if FIELD_TYPES[axis.name][1] is int:
+        if FIELDS[axis.name].kind is int:
             return IntDistribution(int(start), int(stop), step=int(step))
         return FloatDistribution(start, stop, step=step)
     return CategoricalDistribution(axis.values)

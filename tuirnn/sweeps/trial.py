@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuirnn.checkpoint import CheckpointError
-from tuirnn.config import ConfigError, RunConfig
-from tuirnn.corpus import CorpusError
+from tuirnn.config import RunConfig
+from tuirnn.errors import TuirnnError
 from tuirnn.events import (
     Evaluated,
     Event,
@@ -33,7 +32,7 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
-from tuirnn.paths import PathError, open_no_follow
+from tuirnn.paths import open_no_follow
 from tuirnn.runs import LATEST_FILE, RunDir, RunError
 
 Message = dict[str, Any]
@@ -126,7 +125,7 @@ def run_trial(job: TrialJob, send: Callable[[Message], None], control: TrainingC
 
             trainer.subscribe(forward)
             result = trainer.run()
-    except (ConfigError, CorpusError, RunError, CheckpointError, PathError, OSError) as exc:
+    except (TuirnnError, OSError) as exc:
         result = Failed(0, "error", str(exc), run_path)
     except Exception as exc:  # noqa: BLE001  (one broken trial must not stop the sweep)
         result = Failed(0, "error", f"{type(exc).__name__}: {exc}", run_path)

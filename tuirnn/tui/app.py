@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuirnn.config import ConfigError, RunConfig, validate, with_overrides
+from tuirnn.config import ConfigError, RunConfig, validate
 from tuirnn.corpus import CorpusError
 from tuirnn.events import Event, Failed, Finished, TrainingControl
 from tuirnn.paths import PathError, safe_child

@@ -23,13 +23,8 @@ from textual.widgets import Checkbox, Footer, Header, Input, Label, ProgressBar,
 
 from tuirnn.catalog import CATALOG, DEFAULT_ALIASES, fetch, list_corpora, open_corpus
 from tuirnn.config import (
-    CELLS,
-    DEVICES,
-    LAYOUTS,
-    OPTIMIZERS,
-    PRECISIONS,
+    FIELDS,
     PRESETS,
-    SCHEDULES,
     ConfigError,
     RunConfig,
     get_field,
@@ -63,37 +58,22 @@ class Setting:
     """`int`, `float`, `bool` or `choice`."""
     choices: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, name: str) -> Setting:
+        """The form's view of a setting: label and choices as config.py describes it."""
+        info = FIELDS[name]
+        return cls(name, info.label, "choice" if info.choices else info.kind.__name__, info.choices)
 
-SECTIONS: tuple[tuple[str, tuple[Setting, ...]], ...] = (
-    ("Data", (
-        Setting("layout", "layout", "choice", LAYOUTS),
-        Setting("seq_len", "sequence length", "int"),
-        Setting("newlines_to_spaces", "newlines→spaces", "bool"),
-    )),
-    ("Model", (
-        Setting("cell", "cell", "choice", CELLS),
-        Setting("layers", "layers", "int"),
-        Setting("hidden_size", "hidden size", "int"),
-        Setting("embedding_size", "embedding size", "int"),
-        Setting("dropout", "dropout", "float"),
-        Setting("output_dropout", "output dropout", "bool"),
-    )),
-    ("Training", (
-        Setting("batch_size", "batch size", "int"),
-        Setting("lr", "learning rate", "float"),
-        Setting("optimizer", "optimizer", "choice", OPTIMIZERS),
-        Setting("schedule", "schedule", "choice", SCHEDULES),
-        Setting("clip_norm", "clip norm", "float"),
-        Setting("epochs", "epochs", "int"),
-        Setting("max_steps", "max steps", "int"),
-        Setting("eval_every", "validate every", "int"),
-        Setting("sample_every", "sample every", "int"),
-        Setting("seed", "seed", "int"),
-        Setting("device", "device", "choice", DEVICES),
-        Setting("precision", "GPU precision", "choice", PRECISIONS),
-        Setting("cuda_graph", "CUDA graph", "bool"),
-    )),
+
+FORM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Data", ("layout", "seq_len", "newlines_to_spaces")),
+    ("Model", ("cell", "layers", "hidden_size", "embedding_size", "dropout", "output_dropout")),
+    ("Training", ("batch_size", "lr", "optimizer", "schedule", "clip_norm", "epochs", "max_steps", "eval_every",
+                  "sample_every", "seed", "device", "precision", "cuda_graph")),
 )
+"""Which settings the form shows, in which group and order."""
+SECTIONS: tuple[tuple[str, tuple[Setting, ...]], ...] = tuple(
+    (title, tuple(Setting.of(name) for name in names)) for title, names in FORM_GROUPS)
 SETTINGS = tuple(setting for _, settings in SECTIONS for setting in settings)
 
 
