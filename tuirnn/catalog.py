@@ -10,9 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
-from tuirnn.corpus import Corpus, CorpusError, corpus_from_text, decode_bytes, read_bytes, read_text
+from tuirnn.corpus import (
+    Corpus,
+    CorpusError,
+    corpus_from_text,
+    decode_bytes,
+    read_bytes,
+    read_text,
+)
 from tuirnn.corpus_cache import Cleaned, clean_cache
-from tuirnn.download import DownloadError as DownloadError  # re-exported: what fetch raises
+from tuirnn.download import (
+    DownloadError as DownloadError,  # re-exported: what fetch raises
+)
 from tuirnn.download import ProgressCallback, download
 
 OFFLINE_NAME = "python-docs"

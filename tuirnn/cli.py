@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from tuirnn.cli_output import note, say
 from tuirnn.config import (
     FIELDS,
     PRESETS,
@@ -31,6 +32,7 @@ from tuirnn.config import (
 )
 from tuirnn.corpus import DEFAULT_MAX_CORPUS_BYTES, MAX_CORPUS_BYTES_ENV
 from tuirnn.errors import TuirnnError
+from tuirnn.formatting import human_bytes, model_label
 from tuirnn.paths import safe_child
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
@@ -167,20 +169,6 @@ def _resolve_run_path(args: argparse.Namespace, given: Path) -> Path:
     return _run_path(args, str(given))
 
 
-def _err(message: str) -> None:
-    try:
-        print(f"tuirnn: {message}", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
-def _say(message: str) -> None:
-    try:
-        print(message, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
 def _build_config(args: argparse.Namespace) -> RunConfig:
     if args.config and args.preset:
         raise ConfigError("give either --preset or --config, not both")
@@ -196,8 +184,8 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
     total = t.max_steps or t.epochs * per_epoch
     lines = [
         f"corpus: {corpus_text}",
-        f"model: {m.cell} {m.layers}x{m.hidden_size}, embedding {m.embedding_size}, dropout {m.dropout}",
-        f"parameters: {size.parameters:,}; training memory estimate: {size.training_bytes / 2**20:,.1f} MiB",
+        f"model: {model_label(m)}, embedding {m.embedding_size}, dropout {m.dropout}",
+        f"parameters: {size.parameters:,}; training memory estimate: {human_bytes(size.training_bytes)}",
         f"steps: {total:,} ({per_epoch:,} per epoch of batch {t.batch_size} x {d.seq_len} characters)",
     ]
     lines += [f"warning: {note}" for note in no_op_warnings(config)]
@@ -206,8 +194,8 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
     device = pick_device(t.device)
     available = available_memory(device)
     if available is not None and size.training_bytes > available:
-        lines.append(f"warning: training needs about {size.training_bytes / 2**30:,.1f} GiB, but only "
-                     f"{available / 2**30:,.1f} GiB is free on {device.type}: it will likely run out of memory")
+        lines.append(f"warning: training needs about {human_bytes(size.training_bytes)}, but only "
+                     f"{human_bytes(available)} is free on {device.type}: it will likely run out of memory")
     return lines
 
 
@@ -234,17 +222,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = _build_config(args)
     if args.save_config:
         save_toml(config, args.save_config)
-        _say(f"configuration written to {args.save_config}")
+        say(f"configuration written to {args.save_config}")
         return EXIT_OK
     plan = plan_run(config, _data_dir(args))
     lines = _plan_lines(plan.config, len(plan.corpus.vocab), plan.corpus.describe(), plan.per_epoch)
     if args.dry_run:
         for line in lines:
-            _say(line)
+            say(line)
         return EXIT_OK
     for line in lines:
         if line.startswith("warning"):
-            _err(line)
+            note(line)
     launch: Launch
     if run is not None:
         launch = resume_run(run, plan)
@@ -265,18 +253,18 @@ def _run_training(launch: Launch, resume_from: str) -> int:
     trainer.subscribe(reporter)
     def announce(signum: int) -> None:
         if signum == signal.SIGINT:
-            _err("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+            note("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
 
     with StopOnSignal(trainer.control.stop, announce) as signals:
         result = trainer.run()
     if isinstance(result, Failed):
-        _err(f"training failed at step {result.step}: {result.message}")
+        note(f"training failed at step {result.step}: {result.message}")
         return EXIT_FAILED
     best = f", best val loss {result.best_val_loss:.4f}" if result.best_val_loss is not None else ""
     last = f"last batch loss {result.last_loss:.4f}" if result.last_loss is not None else "no steps run"
-    _say(f"{result.reason} at step {result.step}: {last}{best}; run saved in {run.path}")
+    say(f"{result.reason} at step {result.step}: {last}{best}; run saved in {run.path}")
     if signals.received is not None:
-        _err(f"interrupted; resume with: tuirnn train --resume {run.path}")
+        note(f"interrupted; resume with: tuirnn train --resume {run.path}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -299,7 +287,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     generator = generator_for_run(run, args.checkpoint, args.device)
     generator.prompt_ids(args.prompt, args.drop_unknown)  # checks the prompt before any output
     if generator.dropped:
-        _err(f"warning: dropped characters not in the vocabulary: {', '.join(map(repr, generator.dropped))}")
+        note(f"warning: dropped characters not in the vocabulary: {', '.join(map(repr, generator.dropped))}")
     generator.top_n = 0
     prompt = "".join(c for c in args.prompt if c in run.vocab) if args.drop_unknown else args.prompt
     out = sys.stdout
@@ -325,9 +313,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         save_generation(args.output, record)
         saved = f"; saved to {args.output} (settings in {args.output}.json)"
     if interrupted:
-        _err(f"interrupted after {len(drawn):,} characters, {seed}{saved}")
+        note(f"interrupted after {len(drawn):,} characters, {seed}{saved}")
         return EXIT_FAILED
-    _err(seed + saved)
+    note(seed + saved)
     return EXIT_OK
 
 
@@ -338,19 +326,19 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "list":
         for status in catalog.list_corpora(data_dir):
             state = "built-in" if status.path is None else "downloaded" if status.available else "not downloaded"
-            _say(f"{status.name:<16} {state:<15} {status.description}")
+            say(f"{status.name:<16} {state:<15} {status.description}")
         return EXIT_OK
     if args.data_command == "fetch":
         return _fetch(args.name, data_dir, args.url, args.force, args.deadline)
     if args.data_command == "clean":
         cleaned = catalog.clean(data_dir)
-        _say(f"removed {cleaned.files} cache files ({cleaned.bytes / 2**20:,.1f} MiB) from {data_dir / 'cache'}")
+        say(f"removed {cleaned.files} cache files ({human_bytes(cleaned.bytes)}) from {data_dir / 'cache'}")
         return EXIT_OK
     corpus = catalog.open_corpus(args.corpus, data_dir, args.newlines_to_spaces, args.encoding_errors)
     train, val = corpus.split(RunConfig().data.val_fraction)
-    _say(corpus.describe())
-    _say(f"train {len(train):,} chars, validation {len(val):,} chars; sha256 {corpus.sha256}")
-    _say("vocabulary: " + "".join(c if c.isprintable() and c != " " else repr(c) for c in corpus.vocab.chars))
+    say(corpus.describe())
+    say(f"train {len(train):,} chars, validation {len(val):,} chars; sha256 {corpus.sha256}")
+    say("vocabulary: " + "".join(c if c.isprintable() and c != " " else repr(c) for c in corpus.vocab.chars))
     return EXIT_OK
 
 
@@ -368,7 +356,7 @@ def _fetch(name: str, data_dir: Path, url: str | None, force: bool, deadline_s: 
                          deadline_s=deadline_s, force=force)
     else:
         path = fetch(name, data_dir, url, deadline_s=deadline_s, force=force)
-    _say(f"{name} saved to {path}")
+    say(f"{name} saved to {path}")
     return EXIT_OK
 
 
@@ -377,25 +365,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     runs = list_runs(_models_dir(args))
     if not runs:
-        _say(f"no runs in {_models_dir(args)}")
+        say(f"no runs in {_models_dir(args)}")
         return EXIT_OK
-    _say(f"{'run':<40} {'corpus':<16} {'model':<14} {'steps':>7} {'val loss':>9} {'bpc':>6} {'status':<10} modified")
+    say(f"{'run':<40} {'corpus':<16} {'model':<14} {'steps':>7} {'val loss':>9} {'bpc':>6} {'status':<10} modified")
     for r in runs:
         loss = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
         bpc = f"{r.best_val_bpc:.3f}" if r.best_val_bpc is not None else "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.modified))
-        _say(f"{r.name:<40} {r.corpus[:16]:<16} {r.architecture:<14} {r.steps:>7} {loss:>9} {bpc:>6} {r.status:<10} {when}")
+        say(f"{r.name:<40} {r.corpus[:16]:<16} {r.architecture:<14} {r.steps:>7} {loss:>9} {bpc:>6} {r.status:<10} {when}")
     return EXIT_OK
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
     defaults = RunConfig()
     for name, (description, config) in PRESETS.items():
-        _say(f"{name}: {description}")
+        say(f"{name}: {description}")
         changed = [f"{field}={get_field(config, field)!r}" for field in FIELDS
                    if get_field(config, field) != get_field(defaults, field)]
         if changed:
-            _say("    " + ", ".join(changed))
+            say("    " + ", ".join(changed))
     return EXIT_OK
 
 
@@ -419,26 +407,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return open_app(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        _err(str(exc))
+        note(str(exc))
         return EXIT_USAGE
     except TuirnnError as exc:
-        _err(f"error: {exc}")
+        note(f"error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        _err("interrupted")
+        note("interrupted")
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
     except OSError as exc:  # a read-only or full disk, a directory that vanished: the environment, not a bug
         where = f": {exc.filename}" if exc.filename else ""
-        _err(f"error: {exc.strerror or exc}{where}")
+        note(f"error: {exc.strerror or exc}{where}")
         return EXIT_FAILED
     except MemoryError:
-        _err("error: out of memory: lower batch_size, seq_len or hidden_size")
+        note("error: out of memory: lower batch_size, seq_len or hidden_size")
         return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001  (the contract is: never a traceback)
         if os.environ.get("TUIRNN_DEBUG"):
             raise
-        _err(f"internal error: {type(exc).__name__}: {exc} (set TUIRNN_DEBUG=1 for details)")
+        note(f"internal error: {type(exc).__name__}: {exc} (set TUIRNN_DEBUG=1 for details)")
         return EXIT_FAILED
 

@@ -6,7 +6,13 @@ import sys
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from tuirnn.events import (
     CheckpointSaved,
@@ -20,13 +26,7 @@ from tuirnn.events import (
     Started,
     StepMetrics,
 )
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+from tuirnn.formatting import format_duration
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -31,6 +31,7 @@ from tuirnn.atomic import atomic_write_bytes
 from tuirnn.config import ConfigError, RunConfig
 from tuirnn.corpus import CorpusError, Vocabulary
 from tuirnn.errors import TuirnnError
+from tuirnn.formatting import model_label
 from tuirnn.locks import FileLock, LockBusy, is_held
 from tuirnn.paths import PathError, confined, open_no_follow
 
@@ -284,7 +285,7 @@ def summarize(run: RunDir, sweep_name: str | None = None) -> RunSummary:
         name=f"{sweep_name}/{run.name}" if sweep_name else run.name,
         path=run.path,
         corpus=str(info.get("corpus", run.config.data.corpus)),
-        architecture=f"{m.cell} {m.layers}x{m.hidden_size}",
+        architecture=model_label(m),
         steps=int(info.get("step", 0)),
         best_val_loss=info.get("best_val_loss"),
         best_val_bpc=info.get("best_val_bpc"),

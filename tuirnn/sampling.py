@@ -11,7 +11,12 @@ from collections.abc import Iterator
 
 import torch
 
-from tuirnn.checkpoint import CheckpointError, intact_step, load_checkpoint, load_weights
+from tuirnn.checkpoint import (
+    CheckpointError,
+    intact_step,
+    load_checkpoint,
+    load_weights,
+)
 from tuirnn.corpus import Vocabulary
 from tuirnn.cpu_step import single_step
 from tuirnn.devices import pick_device

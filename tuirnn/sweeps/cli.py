@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuirnn.cli_output import note, say
 from tuirnn.config import ConfigError
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps.definition import SWEEP_PRESETS, SweepDefinition, describe_point
@@ -44,20 +45,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _say(message: str) -> None:
-    try:
-        print(message, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
-def _warn(message: str) -> None:
-    try:
-        print(f"tuirnn: warning: {message}", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     given = {"epochs": args.epochs, "max_steps": args.max_steps, "corpus": args.corpus, "device": args.device}
     return {name: value for name, value in given.items() if value is not None}
@@ -78,7 +65,7 @@ def _default_out(args: argparse.Namespace, name: str) -> Path:
 
 def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
     """Print what will run and what it will cost; raises for missing corpora before anything starts."""
-    from tuirnn.console import format_duration
+    from tuirnn.formatting import format_duration
     from tuirnn.sweeps import capacity
     from tuirnn.sweeps.cost import calibrate, corpus_loader, estimate_cost
 
@@ -86,11 +73,11 @@ def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
     slots = capacity.cpu_slots(definition.trial_count, capacity.largest_trial_bytes(definition), args.workers)
     seconds_per_step = calibrate(definition.base, load(definition.base), threads=slots.threads)
     cost = estimate_cost(definition, load, slots.trials, seconds_per_step)
-    _say(f"sweep {definition.name}: {definition.strategy}, {cost.trials} trials, metric {definition.metric}, "
+    say(f"sweep {definition.name}: {definition.strategy}, {cost.trials} trials, metric {definition.metric}, "
          f"pruning {definition.pruning}")
     for axis in definition.axes:
-        _say(f"  {axis.name}: {', '.join(map(str, axis.values))}")
-    _say(f"cost: {cost.total_steps:,} steps in all; {seconds_per_step:.3f} s/step for the base config "
+        say(f"  {axis.name}: {', '.join(map(str, axis.values))}")
+    say(f"cost: {cost.total_steps:,} steps in all; {seconds_per_step:.3f} s/step for the base config "
          f"(measured, {slots.threads} thread(s)); about {format_duration(cost.seconds or 0)} with "
          f"{cost.workers} trial(s) at once on this machine")
 
@@ -99,9 +86,9 @@ def _summary(sweep: SweepDir) -> None:
     metric = sweep.definition.metric
     for rank, record in enumerate(sweep.ranked()[:10], 1):
         bpc = f"{record.val_bpc:.3f}" if record.val_bpc is not None else "-"
-        _say(f"{rank:>2}. {record.id} {metric} {record.metric(metric):.4f} (val bpc {bpc}): "
+        say(f"{rank:>2}. {record.id} {metric} {record.metric(metric):.4f} (val bpc {bpc}): "
              f"{describe_point(record.params)}")
-    _say(f"results: {sweep.path / 'results.csv'} and {sweep.path / 'results.json'}")
+    say(f"results: {sweep.path / 'results.csv'} and {sweep.path / 'results.json'}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,10 +117,10 @@ def run(args: argparse.Namespace) -> int:
     check = check_sweep(definition)
     check.raise_errors()
     for warning in check.warnings:
-        _warn(warning)
+        note(f"warning: {warning}")
     if args.resume:
         finished = len(sweep.trials) - len(sweep.unfinished())
-        _say(f"resuming sweep {definition.name}: {finished} of {definition.trial_count} trials already finished")
+        say(f"resuming sweep {definition.name}: {finished} of {definition.trial_count} trials already finished")
     else:
         _plan(definition, args)
         if args.dry_run:
@@ -155,13 +142,13 @@ def _execute(sweep: SweepDir, args: argparse.Namespace) -> int:
         engine = LocalEngine(sweep, args.workers, _data_dir(args))
     engine.subscribe(LiveSweepReporter(sweep) if sys.stdout.isatty() else PlainSweepReporter())
     def announce(signum: int) -> None:
-        _warn(f"stopping the sweep; continue it with: tuirnn sweep --resume {sweep.path}")
+        note(f"warning: stopping the sweep; continue it with: tuirnn sweep --resume {sweep.path}")
 
     with StopOnSignal(engine.stop, announce):
         ended = engine.run()
-    _say(", ".join(f"{n} {status}" for status, n in ended.counts.items()) + f" (sweep {sweep.path})")
+    say(", ".join(f"{n} {status}" for status, n in ended.counts.items()) + f" (sweep {sweep.path})")
     _summary(sweep)
     if ended.stopped:
-        _warn(f"the sweep stopped early; continue it with: tuirnn sweep --resume {sweep.path}")
+        note(f"warning: the sweep stopped early; continue it with: tuirnn sweep --resume {sweep.path}")
         return EXIT_FAILED
     return EXIT_OK if ended.counts.get("done") else EXIT_FAILED

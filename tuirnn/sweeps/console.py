@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from tuirnn.console import format_duration
+from tuirnn.formatting import format_duration
 from tuirnn.sweeps.definition import describe_point
 from tuirnn.sweeps.events import (
     SweepEnded,

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuirnn.config import ConfigError, no_op_warnings, validation_errors
-from tuirnn.sweeps.definition import MAX_LISTED_POINTS, MAX_TRIALS, SweepDefinition, describe_point
+from tuirnn.sweeps.definition import (
+    MAX_LISTED_POINTS,
+    MAX_TRIALS,
+    SweepDefinition,
+    describe_point,
+)
 
 
 @dataclass

@@ -22,7 +22,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from tuirnn.generation_record import GenerationRecord, Segment, WeightsOrigin, save_generation
+from tuirnn.generation_record import (
+    GenerationRecord,
+    Segment,
+    WeightsOrigin,
+    save_generation,
+)
 from tuirnn.runs import RunError, list_runs
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 

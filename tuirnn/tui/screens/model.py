@@ -19,7 +19,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
+from textual.widgets import (
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    Select,
+    Static,
+)
 
 from tuirnn.catalog import CATALOG, DEFAULT_ALIASES, fetch, list_corpora, open_corpus
 from tuirnn.config import (
@@ -35,6 +44,7 @@ from tuirnn.config import (
     set_field,
     validation_errors,
 )
+from tuirnn.formatting import human_bytes
 from tuirnn.sizing import estimate_size
 from tuirnn.tui.messages import DownloadProgress
 from tuirnn.tui.widgets.form_field import FormField, OnOffCheckbox
@@ -85,14 +95,6 @@ class VocabLoaded(Message):
         self.key = key
         self.size = size
         self.note = note
-
-
-def human_bytes(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024:
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} TiB"
 
 
 def short_message(name: str, message: str) -> str:

@@ -20,7 +20,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tuirnn.runs import LIVE_STATUSES, RunError, RunSummary, delete_run, list_runs, listing_stamp
+from tuirnn.runs import (
+    LIVE_STATUSES,
+    RunError,
+    RunSummary,
+    delete_run,
+    list_runs,
+    listing_stamp,
+)
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import RunTail

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline
 
 from tuirnn.events import Event, Sampled
+from tuirnn.formatting import model_label
 from tuirnn.tui.feed import TrainingFeed
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.sample_pane import SamplePane
@@ -84,7 +85,7 @@ class TrainScreen(Screen[None]):
 
     def _idle_message(self) -> str:
         c = self.tuirnn.config
-        return (f"ready: {c.model.cell} {c.model.layers}x{c.model.hidden_size} on {c.data.corpus}; "
+        return (f"ready: {model_label(c.model)} on {c.data.corpus}; "
                 "s starts, 2 edits the model")
 
     def action_start(self) -> None:

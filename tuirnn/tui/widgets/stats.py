@@ -7,7 +7,7 @@ import math
 from rich.table import Table
 from textual.widgets import Static
 
-from tuirnn.console import format_duration
+from tuirnn.formatting import format_duration, human_bytes
 from tuirnn.tui.feed import TrainingFeed
 
 STATUS_STYLE = {"training": "bold green", "paused": "bold yellow", "failed": "bold red", "stopping": "yellow",
@@ -35,5 +35,5 @@ class Stats(Static):
         table.add_row("chars/s", f"{_num(m.chars_per_s if m else None, ',.0f')}  ETA {eta}")
         table.add_row("grad/lr", f"{_num(m.grad_norm if m else None, '.3f')}  {_num(m.lr if m else None, '.1e')}")
         if m is not None and m.memory_bytes is not None:
-            table.add_row("GPU mem", f"{m.memory_bytes / 2**20:,.0f} MiB")
+            table.add_row("GPU mem", human_bytes(m.memory_bytes))
         self.update(table)
