@@ -18,7 +18,6 @@ from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps.definition import SWEEP_PRESETS, SweepDefinition, describe_point
 
 if TYPE_CHECKING:
-    from tuirnn.sweeps.engine import SweepEngine
     from tuirnn.sweeps.sweepdir import SweepDir
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -131,15 +130,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _execute(sweep: SweepDir, args: argparse.Namespace) -> int:
     from tuirnn.sweeps.console import LiveSweepReporter, PlainSweepReporter
+    from tuirnn.sweeps.engine import make_engine
 
-    if args.engine == "ray":
-        from tuirnn.sweeps.ray_engine import RayEngine
-
-        engine: SweepEngine = RayEngine(sweep, args.workers, args.address, _data_dir(args))
-    else:
-        from tuirnn.sweeps.local import LocalEngine
-
-        engine = LocalEngine(sweep, args.workers, _data_dir(args))
+    engine = make_engine(sweep, args.engine, args.workers, _data_dir(args), args.address)
     engine.subscribe(LiveSweepReporter(sweep) if sys.stdout.isatty() else PlainSweepReporter())
     def announce(signum: int) -> None:
         note(f"warning: stopping the sweep; continue it with: tuirnn sweep --resume {sweep.path}")
