@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python bench/x.py` works without the editable install too
     sys.path.insert(0, str(REPO))
 
-from tuirnn.catalog import open_corpus
-from tuirnn.corpus import Corpus
+from tuirnn.catalog import open_corpus  # noqa: E402  (after the path above)
+from tuirnn.corpus import Corpus  # noqa: E402
 
 DEFAULT_CORPUS = (REPO / ".." / "shared" / "corpora" / "nietzsche.txt").resolve()
 

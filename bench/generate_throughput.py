@@ -102,7 +102,7 @@ def stream_for(stream: Stream, seconds: float, device: torch.device, max_chars: 
 
 def common_prefix(a: str, b: str) -> int:
     n = 0
-    for ca, cb in zip(a, b):
+    for ca, cb in zip(a, b, strict=False):
         if ca != cb:
             break
         n += 1
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: leave as is)")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS), help="text file (default: the study's Nietzsche)")
+    parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS),
+                        help="text file (default: the study's Nietzsche)")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or min(args.rounds, args.hidden) < 1 or args.warmup < 0 or args.train_steps < 0:
         parser.error("--seconds must be positive, --rounds and --hidden at least 1, --warmup and --train-steps "
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return sum(counts[name]) / sum(seconds[name])
 
     def median_rate(name: str) -> float:
-        return _study.median([c / s for c, s in zip(counts[name], seconds[name])])
+        return _study.median([c / s for c, s in zip(counts[name], seconds[name], strict=False)])
 
     study_rate = rate("study")
     ratio_greedy = rate("ours_greedy") / study_rate

@@ -80,7 +80,7 @@ def lockstep(runners: list[TrainStep], streams: list[torch.cuda.Stream | None], 
     for step in range(first, first + rounds):
         index = step % len(batches)
         inputs, targets = batches.batch(index)  # views of the ids: no kernel, usable on any stream
-        for runner, stream in zip(runners, streams):
+        for runner, stream in zip(runners, streams, strict=False):
             with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
                 runner.run(inputs, targets, fresh_state=index == 0)
 
@@ -123,7 +123,8 @@ def run_group(base: RunConfig, k: int, vocab: int, batches: Batches, precision: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--group", default="", help="comma-separated K values (default: 1,2,4,8 on CUDA, 1,2 elsewhere)")
+    parser.add_argument("--group", default="",
+                        help="comma-separated K values (default: 1,2,4,8 on CUDA, 1,2 elsewhere)")
     parser.add_argument("--hidden", type=int, default=0, help="LSTM hidden size (default: 512 on CUDA, 64 elsewhere)")
     parser.add_argument("--steps", type=int, default=50, help="timed lockstep rounds (one step of every model each)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed rounds before timing")
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="replay each model's step from its own CUDA graph (CUDA only)")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: leave as is)")
     parser.add_argument("--seed", type=int, default=1234, help="model k's seed is seed + k")
-    parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS), help="text file (default: the study's Nietzsche)")
+    parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS),
+                        help="text file (default: the study's Nietzsche)")
     args = parser.parse_args(argv)
     try:
         device = pick_device(args.device)

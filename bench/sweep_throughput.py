@@ -416,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"LSTM hidden size (default: {CPU_HIDDEN} on a CPU, {GPU_HIDDEN}, the study's, on a GPU)")
     parser.add_argument("--trials", type=int, default=0,
                         help="trials per sweep, the dropout axis's length (default: the largest K, auto's included)")
-    parser.add_argument("--log-every", type=int, default=10, help="the trials' log_every (a metrics row and a host sync)")
+    parser.add_argument("--log-every", type=int, default=10,
+                        help="the trials' log_every (a metrics row and a host sync)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS),

@@ -197,7 +197,8 @@ def whole_runs(corpus, x, y, args, device: torch.device, rounds: int) -> list[di
         order = ("baseline", "ours") if r % 2 == 0 else ("ours", "baseline")
         result: dict = {"order": list(order)}
         for side in order:
-            result[side] = baseline_run(corpus, x, y, args, device) if side == "baseline" else ours_run(corpus, args, device)
+            result[side] = (baseline_run(corpus, x, y, args, device) if side == "baseline"
+                            else ours_run(corpus, args, device))
         results.append(result)
         rate = {side: args.steps * CHARS_PER_STEP / result[side]["seconds"] for side in ("baseline", "ours")}
         print(f"round {r + 1}/{rounds}: baseline {rate['baseline']:.0f} chars/s, ours {rate['ours']:.0f} chars/s",
@@ -222,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Trainer's cuda_graph setting: replay each step from a CUDA graph (CUDA only)")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads for both sides (0: leave as is)")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS), help="text file (default: the study's Nietzsche)")
+    parser.add_argument("--corpus", default=str(_study.DEFAULT_CORPUS),
+                        help="text file (default: the study's Nietzsche)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.rounds < 0 or args.hidden < 1:
         parser.error("--steps and --hidden must be at least 1, --warmup and --rounds at least 0")

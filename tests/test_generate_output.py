@@ -48,7 +48,7 @@ def test_a_pipe_sees_the_text_as_it_is_drawn_and_ctrl_c_keeps_it(run: RunDir, tm
     assert line.startswith("tuirnn: interrupted after ") and "seed 3" in line and str(output) in line
     drawn = int(line.removeprefix("tuirnn: interrupted after ").split(" ")[0].replace(",", ""))
     assert text == output.read_text(encoding="utf-8") + "\n"
-    assert len(text) == len("The ") + drawn + 1 and drawn > 200
+    assert len(text) == len("The ") + drawn + 1 and drawn >= len(first) - len("The ")
     record = json.loads(output.with_name("story.txt.json").read_text(encoding="utf-8"))
     assert record["origin"]["step"] == 12 and record["origin"]["checkpoint"] == "best.safetensors"
     [segment] = record["segments"]
@@ -104,6 +104,6 @@ def test_the_app_saves_a_continued_generation_with_every_segment(run: RunDir, tm
     assert first["prompt"] == "The " and second["prompt"] == first["prompt"] + first["text"]
     assert second["prompt"] + second["text"] == saved.read_text(encoding="utf-8")
     assert record["origin"] == {"run": str(run.path), "checkpoint": "best.safetensors", "step": 12}
-    for command, segment in zip(record["reproduce"], record["segments"]):  # each segment draws again alike
+    for command, segment in zip(record["reproduce"], record["segments"], strict=True):  # each draws again alike
         assert main(shlex.split(command)[1:]) == 0
         assert capsys.readouterr().out == segment["prompt"] + segment["text"] + "\n"

@@ -191,11 +191,11 @@ def test_cpu_step_matches_the_model_step(cell: str, hidden_size: int, threads: i
             char = position % len(VOCAB)
             torch.testing.assert_close(step(char), model.step_layers(torch.tensor([char]), hidden, cells),
                                        rtol=1e-5, atol=1e-5)
-    for ours, theirs in zip(step.hidden, hidden):
+    for ours, theirs in zip(step.hidden, hidden, strict=False):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     if cells is not None:
         assert step.cells is not None
-        for ours, theirs in zip(step.cells, cells):
+        for ours, theirs in zip(step.cells, cells, strict=False):
             torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 

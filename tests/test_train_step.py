@@ -104,7 +104,7 @@ def test_without_a_cuda_gpu_the_step_runs_eagerly_and_says_why() -> None:
     runner = TrainStep(model, optimizer, batches.batch(0), False, True, 1.0, "fp32", use_graph=True)
     runner.prepare(*batches.batch(0))
     assert runner.graph is None and runner.description == "eager (CUDA graphs need a CUDA GPU)"
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # preparing trains nothing
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=False))  # preparing trains nothing
     assert graph_unavailable(torch.device("cuda"), wanted=False) == "CUDA graphs are turned off"
     assert graph_unavailable(torch.device("cuda"), wanted=True) == ""
 
@@ -152,7 +152,7 @@ def test_auto_precision_is_timed_and_the_faster_kept_on_a_gpu() -> None:
                        "auto", use_graph=True)
     before = [p.detach().clone() for p in model.parameters()]
     runner.prepare(*batches.batch(0))
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # timing trained nothing
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=False))  # timing trained nothing
     if measured_precisions("auto", cuda):
         assert runner.precision in ("tf32", "bf16") and runner.precision_note.startswith("measured tf32")
     losses = [float(runner.run(*batches.batch(i), fresh_state=i == 0)[0]) for i in range(len(batches))]

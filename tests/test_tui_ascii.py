@@ -79,7 +79,8 @@ def test_ascii_output_follows_the_locale_unless_told(environ: dict[str, str], ex
 
 def test_the_locale_is_read_as_the_terminal_gave_it_not_as_python_coerced_it() -> None:
     code = ("import os; from tuirnn.tui.ascii_output import launch_environment, wants_ascii; "
-            "print(os.environ.get('LC_CTYPE'), launch_environment().get('LC_CTYPE'), wants_ascii(launch_environment()))")
+            "print(os.environ.get('LC_CTYPE'), launch_environment().get('LC_CTYPE'), "
+            "wants_ascii(launch_environment()))")
     environ = {name: value for name, value in os.environ.items() if not name.startswith(("LC_", "LANG"))}
     out = subprocess.run([sys.executable, "-c", code], env={**environ, "LANG": "C"}, capture_output=True, text=True,
                          check=True, timeout=60).stdout.split()

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tui_helpers import tiny_config
 
 from tuirnn.checkpoint import load_checkpoint
 from tuirnn.config import save_toml
 from tuirnn.runs import RunDir, list_runs
-from tui_helpers import tiny_config
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tuirnn"
 
@@ -152,7 +152,8 @@ def test_quitting_ends_the_process_within_seconds_whatever_the_worker_is_stuck_i
 
     config_file = tmp_path / "tiny.toml"
     save_toml(tiny_config(nietzsche_path, max_steps=60), config_file)
-    pid, master, screen = _spawn_app(tmp_path, config_file, code=STUCK_APP.replace("sys.argv[1]", repr(str(config_file))))
+    code = STUCK_APP.replace("sys.argv[1]", repr(str(config_file)))
+    pid, master, screen = _spawn_app(tmp_path, config_file, code=code)
     try:
         _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
         os.write(master, b"s")
@@ -195,4 +196,5 @@ def test_without_a_utf8_locale_every_screen_is_drawn_in_ascii(tmp_path: Path, ni
     finally:
         os.close(master)
     output = b"".join(screen)
-    assert output.isascii() is ascii_only, sorted({char for char in output.decode("utf-8", "replace") if not char.isascii()})
+    shown = sorted({char for char in output.decode("utf-8", "replace") if not char.isascii()})
+    assert output.isascii() is ascii_only, shown

@@ -57,7 +57,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("tuirnn").strip()  # main() prints the one "tuirnn:" prefix
-        raise UsageError(f"{command + ': ' if command else ''}{message} (see tuirnn {command + ' ' if command else ''}--help)")
+        where, help_of = (f"{command}: ", f"{command} ") if command else ("", "")
+        raise UsageError(f"{where}{message} (see tuirnn {help_of}--help)")
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -276,7 +277,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from tuirnn.generation_record import GenerationRecord, Segment, save_generation
     from tuirnn.runs import RunDir
-    from tuirnn.sampling import SamplingSettings, generator_for_run
+    from tuirnn.sampling import generator_for_run
+    from tuirnn.sampling_settings import SamplingSettings
 
     settings = SamplingSettings(args.length, args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
     try:
@@ -367,12 +369,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not runs:
         say(f"no runs in {_models_dir(args)}")
         return EXIT_OK
-    say(f"{'run':<40} {'corpus':<16} {'model':<14} {'steps':>7} {'val loss':>9} {'bpc':>6} {'status':<10} modified")
+    say(f"{'run':<40} {'corpus':<16} {'model':<14} {'steps':>7} {'val loss':>9} {'bpc':>6} {'status':<11} modified")
     for r in runs:
         loss = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
         bpc = f"{r.best_val_bpc:.3f}" if r.best_val_bpc is not None else "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.modified))
-        say(f"{r.name:<40} {r.corpus[:16]:<16} {r.architecture:<14} {r.steps:>7} {loss:>9} {bpc:>6} {r.status:<10} {when}")
+        say(f"{r.name:<40} {r.corpus[:16]:<16} {r.architecture:<14} {r.steps:>7} {loss:>9} {bpc:>6} {r.status:<11} "
+            f"{when}")
     return EXIT_OK
 
 

@@ -5,20 +5,17 @@ Both swallow a closed or broken stream: a terminal that went away (SIGHUP) must 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 
 def say(text: str) -> None:
     """A result line on stdout."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         print(text, flush=True)
-    except (OSError, ValueError):
-        pass
 
 
 def note(text: str) -> None:
     """A line on stderr for the person, not the pipe: `tuirnn: TEXT`."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         print(f"tuirnn: {text}", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass

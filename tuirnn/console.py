@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TextIO
 
@@ -10,6 +11,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -41,10 +43,8 @@ class PlainReporter:
         self.val_loss: float | None = None
 
     def _print(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the terminal is gone (SIGHUP): keep training and saving
             print(text, file=self.stream, flush=True)
-        except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep training and saving
-            pass
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -86,13 +86,11 @@ class RichReporter(PlainReporter):
             console=self.console,
             transient=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def _print(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.progress.console.print(text, markup=False, highlight=False)
-        except (OSError, ValueError):
-            pass
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -112,7 +110,5 @@ class RichReporter(PlainReporter):
             super().__call__(event)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.progress.stop()
-        except (OSError, ValueError):
-            pass

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from tuirnn.models import CharRNN
+from tuirnn.models import WEIGHT_NAMES, CharRNN
 
 BLOCK_TRIAL_STEPS = 12
 """Steps timed per block count when a model's block count is first chosen (after as many untimed)."""
@@ -81,10 +81,10 @@ class CpuStep:
         self.size = size = cfg.hidden_size
         self.row = torch.zeros(1, cfg.layers * size)
         self.hidden = [self.row[:, layer * size: (layer + 1) * size] for layer in range(cfg.layers)]
-        for buffer, value in zip(self.hidden, hidden):
+        for buffer, value in zip(self.hidden, hidden, strict=False):
             buffer.copy_(value)
         self.cells = [c.clone() for c in cells] if cells is not None else None
-        weights = [[getattr(rnn, f"{name}_l{layer}").detach() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        weights = [[getattr(rnn, f"{name}_l{layer}").detach() for name in WEIGHT_NAMES]
                    for layer in range(cfg.layers)]
         embedding = model.embedding.weight.detach()
         self.head = (model.head.weight.detach().clone(), model.head.bias.detach().clone())
@@ -93,9 +93,9 @@ class CpuStep:
             self.first_input = F.linear(embedding, w_ih, b_ih)
             """Row c: the first layer's input product for character c, with its bias."""
             self.hidden_products = [_BlockProduct(h, w_hh, b_hh[None], blocks)
-                                    for h, (_, w_hh, _, b_hh) in zip(self.hidden, weights)]
+                                    for h, (_, w_hh, _, b_hh) in zip(self.hidden, weights, strict=False)]
             self.input_products = [_BlockProduct(below, w_ih, b_ih[None], blocks)
-                                   for below, (w_ih, _, b_ih, _) in zip(self.hidden, weights[1:])]
+                                   for below, (w_ih, _, b_ih, _) in zip(self.hidden, weights[1:], strict=False)]
             return
         rows = weights[0][1].shape[0]
         scale = torch.ones(rows, 1)
@@ -113,7 +113,8 @@ class CpuStep:
     def __call__(self, char: int) -> torch.Tensor:
         if self.cell == "lstm":
             assert self.cells is not None
-            for layer, (product, (in_gate, forget, candidate, out_gate)) in enumerate(zip(self.products, self.gates)):
+            gated = zip(self.products, self.gates, strict=True)
+            for layer, (product, (in_gate, forget, candidate, out_gate)) in enumerate(gated):
                 product(char if layer == 0 else 0).sigmoid_()
                 cell = self.cells[layer].mul_(forget).addcmul_(in_gate, candidate, value=2).sub_(in_gate)
                 torch.tanh(cell, out=self.hidden[layer]).mul_(out_gate)
@@ -122,11 +123,12 @@ class CpuStep:
             for layer, hidden in enumerate(self.hidden):
                 from_input = self.first_input[char] if layer == 0 else self.input_products[layer - 1]()
                 from_hidden = self.hidden_products[layer]()
-                reset, update = torch.sigmoid(from_input[..., :gate_columns] + from_hidden[:, :gate_columns]).chunk(2, 1)
+                gates = torch.sigmoid(from_input[..., :gate_columns] + from_hidden[:, :gate_columns])
+                reset, update = gates.chunk(2, 1)
                 new = torch.tanh(from_input[..., gate_columns:] + reset * from_hidden[:, gate_columns:])
                 hidden.copy_(new + update * (hidden - new))
         else:
-            for layer, (product, hidden) in enumerate(zip(self.products, self.hidden)):
+            for layer, (product, hidden) in enumerate(zip(self.products, self.hidden, strict=False)):
                 torch.tanh(product(char if layer == 0 else 0), out=hidden)
         return F.linear(self.hidden[-1], *self.head)
 

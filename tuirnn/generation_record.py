@@ -63,8 +63,8 @@ def reproduce_command(origin: WeightsOrigin, segment: Segment) -> str:
     """The `tuirnn generate` command that draws this segment again (from the same checkpoint file)."""
     s = segment.settings
     which = "latest" if origin.checkpoint.startswith("latest") else "best"
-    parts = ["tuirnn", "generate", shlex.quote(origin.run), "--checkpoint", which, "--prompt", shlex.quote(segment.prompt),
-             "--length", str(s.length)]
+    parts = ["tuirnn", "generate", shlex.quote(origin.run), "--checkpoint", which,
+             "--prompt", shlex.quote(segment.prompt), "--length", str(s.length)]
     if s.greedy:
         parts.append("--greedy")
     else:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from tuirnn.config import ModelConfig
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+"""A recurrent layer's parameters, as torch names them (with a `_l<layer>` suffix)."""
+_CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class CharRNN(nn.Module):
@@ -24,7 +28,8 @@ class CharRNN(nn.Module):
         self.output_dropout = nn.Dropout(config.dropout) if config.output_dropout else nn.Identity()
         self.head = nn.Linear(config.hidden_size, vocab_size)
 
-    def forward(self, ids: torch.Tensor, state: State | None = None, last_only: bool = False) -> tuple[torch.Tensor, State]:
+    def forward(self, ids: torch.Tensor, state: State | None = None,
+                last_only: bool = False) -> tuple[torch.Tensor, State]:
         """Logits for (batch, seq) ids; with `last_only`, only for the last position."""
         outputs, state = self.rnn(self.embedding(ids), state)
         if last_only:
@@ -40,7 +45,8 @@ class CharRNN(nn.Module):
         logits = self.step_layers(ids, hidden, cells)
         return logits, (torch.stack(hidden), torch.stack(cells)) if cells is not None else torch.stack(hidden)
 
-    def step_layers(self, ids: torch.Tensor, hidden: list[torch.Tensor], cells: list[torch.Tensor] | None) -> torch.Tensor:
+    def step_layers(self, ids: torch.Tensor, hidden: list[torch.Tensor],
+                    cells: list[torch.Tensor] | None) -> torch.Tensor:
         """`step` with the state as per-layer lists updated in place (no stacking per character).
 
         Runs torch's fused single-step cell kernels on the module's own weights: on the CPU a one-step
@@ -49,7 +55,7 @@ class CharRNN(nn.Module):
         """
         x = self.embedding(ids)
         for layer in range(self.config.layers):
-            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES]
             if cells is not None:
                 hidden[layer], cells[layer] = torch.lstm_cell(x, (hidden[layer], cells[layer]), *weights)
             elif self.config.cell == "gru":
@@ -57,7 +63,8 @@ class CharRNN(nn.Module):
             else:
                 hidden[layer] = torch.rnn_tanh_cell(x, hidden[layer], *weights)
             x = hidden[layer]
-        return self.head(x)
+        logits: torch.Tensor = self.head(x)
+        return logits
 
     def initial_state(self, batch_size: int, device: torch.device | str) -> State:
         shape = (self.config.layers, batch_size, self.config.hidden_size)

@@ -88,13 +88,15 @@ class Generator:
                     drawn_from = probs
                     choice = int(torch.argmax(probs))
                 else:
-                    shaped = probs if settings.temperature == 1.0 else torch.softmax(logits / settings.temperature, dim=-1)
+                    shaped = (probs if settings.temperature == 1.0
+                              else torch.softmax(logits / settings.temperature, dim=-1))
                     drawn_from = _filter(shaped, settings.top_k, settings.top_p)
                     choice = _draw(drawn_from, rng, noise)
                 # argmax and the draw take a NaN where multinomial would raise
                 probability = float(probs[choice])
                 if math.isnan(probability) or (drawn_from is not probs and math.isnan(float(drawn_from[choice]))):
-                    raise CheckpointError("the model's outputs are not numbers (NaN or overflowing): its weights are broken")
+                    raise CheckpointError("the model's outputs are not numbers (NaN or overflowing): "
+                                          "its weights are broken")
                 logits = step(choice)[0].float().cpu()
                 next_probs = torch.softmax(logits, dim=-1)  # once: for the top-n and the next draw
                 yield GeneratedChar(self.vocab.chars[choice], probability, self._top(next_probs))
@@ -106,7 +108,7 @@ class Generator:
         if not self.top_n:
             return ()
         values, indices = torch.topk(probs, min(self.top_n, probs.numel()))
-        return tuple((self.vocab.chars[int(i)], float(v)) for v, i in zip(values, indices))
+        return tuple((self.vocab.chars[int(i)], float(v)) for v, i in zip(values, indices, strict=False))
 
     def generate(self, prompt: str, settings: SamplingSettings, drop_unknown: bool = False) -> str:
         return "".join(c.char for c in self.stream(prompt, settings, drop_unknown))

@@ -55,7 +55,7 @@ def set_fp32_matmul_precision(precision: str) -> None:
     matmul = torch.backends.cuda.matmul
     if hasattr(matmul, "fp32_precision"):  # torch >= 2.9
         matmul.fp32_precision = "tf32" if tf32 else "ieee"
-        torch.backends.cudnn.rnn.fp32_precision = "tf32" if tf32 else "ieee"
+        torch.backends.cudnn.rnn.fp32_precision = "tf32" if tf32 else "ieee"  # type: ignore[attr-defined]
     else:
         matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
@@ -103,7 +103,8 @@ class TrainStep:
         return "CUDA graph" if self.graph is not None else f"eager ({self.eager_reason})"
 
     def set_state(self, state: State | None) -> None:
-        for buffer, value in zip(state_tensors(self.state), state_tensors(state) if state is not None else []):
+        values = state_tensors(state) if state is not None else []
+        for buffer, value in zip(state_tensors(self.state), values, strict=False):  # none: the zeros below
             buffer.copy_(value)
         if state is None:
             self.reset_state()
@@ -138,7 +139,7 @@ class TrainStep:
             self.eager_reason = f"capture failed: {str(exc).splitlines()[0][:120]}"
             torch.cuda.synchronize(self.device)
         finally:
-            for buffer, value in zip(state_tensors(self.state), saved_state):
+            for buffer, value in zip(state_tensors(self.state), saved_state, strict=False):
                 buffer.copy_(value)
             torch.cuda.set_rng_state(saved_rng, self.device)
             if self.graph is None:
@@ -156,7 +157,7 @@ class TrainStep:
             graph.replay()
         end.record()
         end.synchronize()
-        return start.elapsed_time(end) / TIMED_REPLAYS
+        return float(start.elapsed_time(end)) / TIMED_REPLAYS
 
     def _capture(self) -> torch.cuda.CUDAGraph:
         side = torch.cuda.Stream(self.device)
@@ -171,7 +172,8 @@ class TrainStep:
             self._forward_backward(self.inputs, self.targets, fixed=True)
         return graph
 
-    def run(self, inputs: torch.Tensor, targets: torch.Tensor, fresh_state: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def run(self, inputs: torch.Tensor, targets: torch.Tensor,
+            fresh_state: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One optimizer step on this batch; returns the loss and the gradient norm (device tensors)."""
         if fresh_state:
             self.reset_state()
@@ -202,7 +204,7 @@ class TrainStep:
             return
         if fixed:
             with torch.no_grad():
-                for buffer, value in zip(state_tensors(self.state), state_tensors(new_state)):
+                for buffer, value in zip(state_tensors(self.state), state_tensors(new_state), strict=False):
                     buffer.copy_(value)
         else:
             self.state = detach_state(new_state)

@@ -25,7 +25,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     presets = "; ".join(f"{name}: {p.description}" for name, p in SWEEP_PRESETS.items())
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "sweep", help="run a hyperparameter sweep (grid, random or TPE)",
         description=f"Run many trainings over a grid or a sampled space and compare them. Presets: {presets}.")
     parser.add_argument("spec", nargs="?", metavar="PRESET|FILE.toml", help="a sweep preset or a sweep TOML file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import TextIO
@@ -38,10 +39,8 @@ class PlainSweepReporter:
         self._last_line: dict[str, float] = {}
 
     def _print(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the terminal is gone: the sweep goes on and is saved
             print(text, file=self.stream, flush=True)
-        except (OSError, ValueError):  # the terminal is gone: the sweep goes on and is saved
-            pass
 
     def __call__(self, event: SweepEvent) -> None:
         if isinstance(event, TrialStarted):
@@ -105,7 +104,5 @@ class LiveSweepReporter:
             self.live.update(self._table())
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.live.stop()
-        except (OSError, ValueError):
-            pass

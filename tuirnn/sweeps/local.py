@@ -8,6 +8,7 @@ its stop flag, which the worker turns into a normal Trainer stop.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 from dataclasses import dataclass, field
@@ -101,10 +102,8 @@ class LocalEngine(SweepEngine):
         self._slots[record.id] = _Slot(record, process, stop)
 
     def _pump(self, messages: Any, planner: Planner, limits: _Capacity) -> None:
-        try:
+        with contextlib.suppress(queue.Empty):
             self._on_message(messages.get(timeout=POLL_S), planner, limits)
-        except queue.Empty:
-            pass
         if self.stopping:
             for slot in self._slots.values():
                 slot.stop.set()
@@ -147,10 +146,10 @@ class LocalEngine(SweepEngine):
         self._progress(message)
         if message["kind"] == "step":
             limits.measured(message, set(self._slots))
-        elif message["kind"] == "eval" and not slot.pruned and message["step"] < record.total_steps:
-            if planner.report(record.number, message["step"], message["val_loss"]):
-                slot.pruned = True
-                slot.stop.set()
+        elif (message["kind"] == "eval" and not slot.pruned and message["step"] < record.total_steps
+              and planner.report(record.number, message["step"], message["val_loss"])):
+            slot.pruned = True
+            slot.stop.set()
 
     def _shutdown(self) -> None:
         """Wait for exiting workers; terminate any still running (only after an error in the driver)."""

@@ -65,7 +65,8 @@ class Planner:
     def __init__(self, definition: SweepDefinition, records: list[TrialRecord]):
         self.definition = definition
         self._distributions = {axis.name: _distribution(axis) for axis in definition.axes}
-        self.study = optuna.create_study(direction="minimize", sampler=_sampler(definition, len(records)), pruner=_pruner(definition))
+        self.study = optuna.create_study(direction="minimize", sampler=_sampler(definition, len(records)),
+                                         pruner=_pruner(definition))
         self._open: dict[int, optuna.Trial] = {}
         for record in sorted(records, key=lambda r: r.number):
             self.study.enqueue_trial(record.params)

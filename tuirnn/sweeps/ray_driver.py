@@ -127,7 +127,7 @@ def drive(driver: _Driver, address: str | None, workers: int | None, cpus: int |
     ray.init(address=address, num_cpus=None if address else cpus, include_dashboard=False,
              logging_level=logging.WARNING, log_to_driver=False)
     try:
-        resources = ray.cluster_resources()
+        resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
         gpus = resources.get("GPU", 0) if definition.base.train.device in ("auto", "cuda") else 0
         concurrent = workers or (int(gpus * TRIALS_PER_GPU) if gpus else int(resources.get("CPU", 1)))
         concurrent = max(1, min(concurrent, to_run))

@@ -183,7 +183,8 @@ class SweepDir:
         axes = [axis.name for axis in self.definition.axes]
         return [
             {"trial": r.id, "status": r.status, **{name: r.params.get(name) for name in axes},
-             "last_loss": finite_or_none(r.last_loss), "val_loss": finite_or_none(r.val_loss), "val_bpc": finite_or_none(r.val_bpc),
+             "last_loss": finite_or_none(r.last_loss), "val_loss": finite_or_none(r.val_loss),
+             "val_bpc": finite_or_none(r.val_bpc),
              "best_val_loss": finite_or_none(r.best_val_loss), "steps": r.step, "seconds": round(r.seconds, 1),
              "run_dir": str(Path(TRIALS_DIR) / r.id), "error": r.error}
             for r in sorted(self.trials, key=lambda r: r.number)

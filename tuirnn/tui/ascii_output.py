@@ -88,7 +88,8 @@ class _AsciiTable(dict[int, str]):
 
 _TABLE = _AsciiTable()
 
-_ESCAPE_SEQUENCE = re.compile(r"(\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|P[^\x1b]*\x1b\\|[ -/]*[0-~]))")
+_ESCAPE_SEQUENCE = re.compile(  # CSI, OSC (BEL or ST), DCS, and the short two-byte escapes
+    r"(\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|P[^\x1b]*\x1b\\|[ -/]*[0-~]))")
 """CSI, OSC, DCS and two-character escape sequences, kept whole."""
 
 

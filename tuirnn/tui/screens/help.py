@@ -20,7 +20,7 @@ INTRO = (
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "Close help")]
 
-    def __init__(self, over: Screen):
+    def __init__(self, over: Screen[object]):
         super().__init__()
         self.over = over
 

@@ -33,7 +33,7 @@ class JsonlTail:
     def read(self) -> tuple[bool, list[dict[str, Any]]]:
         """(restarted, records): restarted means the records returned before are void and these replace them."""
         try:
-            handle = open(self.path, "rb")
+            handle = open(self.path, "rb")  # noqa: SIM115  (the `with` below closes it; only opening may fail here)
         except OSError:
             restarted = self._identity is not None
             self._restart(None)

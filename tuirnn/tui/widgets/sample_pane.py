@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -23,7 +24,7 @@ class SamplePane(VerticalScroll):
     def _placeholder() -> Text:
         return Text("Samples from the model appear here while it trains.", style="dim")
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield self._body
 
     def show(self, samples: Sequence[Sampled]) -> None:

@@ -30,7 +30,8 @@ class Stats(Static):
         table.add_row("step", f"{m.step:,}/{m.total_steps:,}  ep {m.epoch:.2f}" if m else "-")
         val = feed.val_losses[-1] if feed.val_losses else None
         table.add_row("loss", f"{_num(m.loss if m else None, '.4f')}  val {_num(val, '.4f')}")
-        table.add_row("val bpc", f"{_num(val / math.log(2) if val else None, '.3f')}  best {_num(feed.best_val_loss, '.4f')}")
+        bpc = _num(val / math.log(2) if val else None, ".3f")
+        table.add_row("val bpc", f"{bpc}  best {_num(feed.best_val_loss, '.4f')}")
         eta = format_duration(m.eta_s) if m and feed.status == "training" else "-"
         table.add_row("chars/s", f"{_num(m.chars_per_s if m else None, ',.0f')}  ETA {eta}")
         table.add_row("grad/lr", f"{_num(m.grad_norm if m else None, '.3f')}  {_num(m.lr if m else None, '.1e')}")
