@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Corpus
@@ -49,6 +50,20 @@ def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | No
         check=False,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def main_in_process(capsys: Any, *args: str | Path) -> CliResult:
+    """`tuirnn ARGS` called in this process (capsys captures its output): the same contract as `run_cli`
+    without a process's start-up, for the many cases that need no real process."""
+    from tuirnn.cli import main
+
+    capsys.readouterr()
+    try:
+        rc = main([str(arg) for arg in args])
+    except SystemExit as exit_:  # --help
+        rc = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return CliResult(rc, captured.out, captured.err)
 
 
 def tiny_config(corpus: str | Path = "default", **overrides: object) -> RunConfig:

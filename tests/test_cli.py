@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import shared_corpus
-from helpers import CliResult, run_cli, tiny_flags, write_text
+from helpers import CliResult, main_in_process, run_cli, tiny_flags, write_text
 
 from tuirnn.checkpoint import load_checkpoint
 from tuirnn.cli import main
@@ -150,12 +150,20 @@ BAD_CORPORA = {
 }
 
 
+def cli(capsys: pytest.CaptureFixture[str], real: bool, *args: str | Path, cwd: Path | None = None) -> CliResult:
+    """`tuirnn ARGS` as a real process where `real` (one case of each error class), else main() in this
+    process: the same one-line contract, without a process's start-up for every case."""
+    if real:
+        return run_cli(*args, cwd=cwd)
+    return main_in_process(capsys, *args)
+
+
 @pytest.mark.parametrize("case", list(BAD_CORPORA))
-def test_bad_corpus_is_one_line_and_no_run(tmp_path: Path, case: str) -> None:
+def test_bad_corpus_is_one_line_and_no_run(tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]) -> None:
     content, message = BAD_CORPORA[case]
     corpus = _corpus_file(tmp_path, content)
-    result = run_cli("train", "--corpus", corpus, *tiny_flags(batch_size=8 if case.startswith("too") else 4),
-                     "--out", tmp_path / "run")
+    result = cli(capsys, case == "binary", "train", "--corpus", corpus,
+                 *tiny_flags(batch_size=8 if case.startswith("too") else 4), "--out", tmp_path / "run")
     line = result.error_line()
     assert result.rc == 2 and result.stdout == ""
     assert line.startswith("tuirnn: error: ") and message in line
@@ -191,9 +199,12 @@ BAD_SETTINGS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_SETTINGS))
-def test_bad_settings_are_one_line(tmp_path: Path, case: str) -> None:
+def test_bad_settings_are_one_line(tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
     flags, message = BAD_SETTINGS[case]
-    result = run_cli("train", "--corpus", "default", *flags, "--out", tmp_path / "run", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli(capsys, case in ("unknown-flag", "lr-nan"), "train", "--corpus", "default", *flags,
+                 "--out", tmp_path / "run", cwd=tmp_path)
     line = result.error_line()
     assert result.rc == 2 and result.stdout == ""
     assert message in line, line
@@ -227,11 +238,11 @@ def test_bad_toml_is_one_line(tmp_path: Path) -> None:
     ["train", "--resume", "{run}", "--hidden", "32"], ["data", "info", "{missing}"], ["frobnicate"],
     ["generate", "{run}", "--length", "many"],
 ])
-def test_bad_run_arguments_are_one_line(tmp_path: Path, args: list[str]) -> None:
+def test_bad_run_arguments_are_one_line(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
     RunDir.create(run, RunConfig(), Vocabulary(tuple("ab")), {})
     filled = [a.format(missing=tmp_path / "missing", run=run) for a in args]
-    result = run_cli(*filled)
+    result = cli(capsys, args[0] == "frobnicate", *filled)
     line = result.error_line()
     assert result.rc == 2 and result.stdout == ""
     assert line.startswith("tuirnn: ")
@@ -326,8 +337,8 @@ def test_data_list_and_info(nietzsche_path: Path, capsys: pytest.CaptureFixture[
 
 @pytest.mark.parametrize("command", [[], ["train"], ["generate"], ["data"], ["data", "list"], ["data", "fetch"],
                                      ["data", "info"], ["runs"], ["presets"]])
-def test_help_for_every_command(command: list[str]) -> None:
-    result = run_cli(*command, "--help")
+def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, command == ["train"], *command, "--help")
     assert result.rc == 0 and result.stderr == ""
     assert result.stdout.startswith("usage: tuirnn" + "".join(f" {c}" for c in command))
 
