@@ -3,6 +3,7 @@ every bad input, and the listing, planning and configuration commands."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from itertools import pairwise
@@ -348,3 +349,53 @@ def test_config_json_matches_the_run(study_run: tuple[CliResult, Path]) -> None:
     raw = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert RunConfig.from_dict(raw) == RunDir.open(out).config
     assert Path(raw["data"]["corpus"]).is_absolute()
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _parsers(sub)
+    return found
+
+
+def test_every_option_has_help_that_shows_its_default() -> None:
+    from tuirnn.cli import build_parser
+
+    for parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                continue
+            where = f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{where} has no help"
+            takes_value = action.option_strings and action.nargs != 0 and not isinstance(
+                action, argparse.BooleanOptionalAction)
+            if takes_value:
+                assert "default" in action.help, f"{where} does not say its default: {action.help!r}"
+
+
+def test_version_and_doctor_without_cuda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from tuirnn import __version__
+
+    assert main_in_process(capsys, "--version").stdout == f"tuirnn {__version__}\n"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = main_in_process(capsys, "--models-dir", tmp_path / "models", "--data-dir", tmp_path / "data", "doctor")
+    assert result.rc == 0 and result.stderr == ""
+    lines = dict(line.split(None, 1) for line in result.stdout.replace("device auto", "device-auto")
+                 .replace("precision auto", "precision-auto").replace("CPU threads", "CPU-threads")
+                 .replace("models directory", "models-directory").replace("data directory", "data-directory")
+                 .splitlines())
+    assert lines["tuirnn"].strip() == __version__
+    assert lines["torch"].startswith(torch.__version__)
+    assert lines["CUDA"].startswith("not available")
+    assert lines["device-auto"].startswith("cpu")
+    assert lines["precision-auto"].startswith("fp32")
+    assert "will be created, writable" in lines["models-directory"]
+    assert "nietzsche (not downloaded)" in lines["corpora"]
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    bad = main_in_process(capsys, "--models-dir", tmp_path / "file", "doctor")
+    assert bad.rc == 2 and "is a file, not a directory" in bad.stderr

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from tuirnn import __version__
 from tuirnn.cli_output import note, say
 from tuirnn.config import (
     FIELDS,
@@ -65,13 +66,20 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training settings (override the preset or --config)")
     for name, info in FIELDS.items():
         flags = [f"--{name.replace('_', '-')}", *SHORT_ALIASES.get(name, [])]
-        text = CORPUS_LIMIT_HELP if name == "corpus" else info.help
+        text = f"{CORPUS_LIMIT_HELP if name == 'corpus' else info.help} (default: {_shown_default(name)})"
         if info.kind is bool:
             group.add_argument(*flags, dest=f"set_{name}", action=argparse.BooleanOptionalAction, default=None,
                                help=text)
         else:
             group.add_argument(*flags, dest=f"set_{name}", metavar=info.kind.__name__.upper(), default=None,
                                help=text)
+
+
+def _shown_default(name: str) -> str:
+    value = get_field(RunConfig(), name)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,38 +89,50 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def build_parser() -> Parser:
     parser = Parser(prog="tuirnn", description="Train and explore character-level recurrent language models. "
                     "Run without arguments to open the terminal app.")
-    parser.add_argument("--models-dir", type=Path, default=None, help="where runs live (default: ./models)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="where corpora are cached (default: ./data)")
+    parser.add_argument("--version", action="version", version=f"tuirnn {__version__}")
+    parser.add_argument("--models-dir", type=Path, default=None,
+                        help="where runs live (default: $TUIRNN_MODELS_DIR, else ./models)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where corpora are cached (default: $TUIRNN_DATA_DIR, else ./data)")
     parser.add_argument("--config", dest="app_config", type=Path, default=None,
-                        help="open the app with this TOML configuration")
+                        help="open the app with this TOML configuration (default: the built-in defaults)")
     commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model headless", description="Train a model headless.")
-    train.add_argument("--preset", choices=list(PRESETS), help="start from a preset (see `tuirnn presets`)")
-    train.add_argument("--config", type=Path, help="start from a TOML configuration file")
-    train.add_argument("--out", type=Path, help="run directory to create (default: models/<generated name>)")
-    train.add_argument("--name", help="run name under the models directory")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    train.add_argument("--preset", choices=list(PRESETS),
+                       help="start from a preset (see `tuirnn presets`; default: the built-in defaults)")
+    train.add_argument("--config", type=Path, help="start from a TOML configuration file (default: none)")
+    train.add_argument("--out", type=Path, help="run directory to create, anywhere (default: models/<name>)")
+    train.add_argument("--name", help="run name under the models directory (default: corpus, model and time)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                       help="continue a run: a directory, or a name under the models directory (default: train a "
+                            "new run)")
     train.add_argument("--from", dest="resume_from", choices=("latest", "best"), default=None,
                        help="with --resume: best resumes from the best weights alone (when latest is damaged; "
-                            "the optimizer's moments and random state start afresh)")
+                            "the optimizer's moments and random state start afresh); default: latest")
     train.add_argument("--dry-run", action="store_true", help="print the plan (size, steps, warnings) and exit")
-    train.add_argument("--save-config", type=Path, metavar="FILE", help="write the configuration as TOML and exit")
+    train.add_argument("--save-config", type=Path, metavar="FILE",
+                       help="write the configuration as TOML and exit (default: train)")
     _add_config_flags(train)
 
     generate = commands.add_parser("generate", help="generate text from a run", description="Generate text.")
     generate.add_argument("run", type=Path, help="run directory (or a run name under the models directory)")
-    generate.add_argument("--prompt", default="", help="text to prime the model with")
-    generate.add_argument("--length", type=int, default=300, help="characters to generate")
-    generate.add_argument("--temperature", type=float, default=1.0)
-    generate.add_argument("--top-k", type=int, default=0, help="sample from the k most likely (0 = all)")
-    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1 = off)")
+    generate.add_argument("--prompt", default="", help="text to prime the model with (default: none)")
+    generate.add_argument("--length", type=int, default=300, help="characters to generate (default: 300)")
+    generate.add_argument("--temperature", type=float, default=1.0,
+                          help="below 1 sharper, above 1 wilder (default: 1.0)")
+    generate.add_argument("--top-k", type=int, default=0,
+                          help="sample from the k most likely characters (default: 0 = all)")
+    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (default: 1 = off)")
     generate.add_argument("--greedy", action="store_true", help="always take the most likely character")
-    generate.add_argument("--seed", type=int, default=None, help="random seed (reported when not given)")
-    generate.add_argument("--checkpoint", choices=("best", "latest"), default="best")
+    generate.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, reported)")
+    generate.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                          help="which weights: the best validation loss, or the latest saved (default: best)")
     generate.add_argument("--drop-unknown", action="store_true", help="drop prompt characters the model lacks")
-    generate.add_argument("--device", default="auto")
-    generate.add_argument("--output", type=Path, help="also write the text to this file")
+    generate.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    generate.add_argument("--output", type=Path,
+                          help="also write the text to this file, and how to draw it again to FILE.json "
+                               "(default: none)")
 
     data = commands.add_parser(
         "data", help="list, download and inspect corpora",
@@ -125,8 +145,9 @@ def build_parser() -> Parser:
         description="Download a named corpus and check it (size, UTF-8, sha256) before it replaces anything. A corpus "
                     "without a pinned sha256 must match the first copy downloaded here (recorded in "
                     "DATA_DIR/checksums.json).")
-    fetch.add_argument("name")
-    fetch.add_argument("--url", help="download from this mirror instead (http, https or file URL)")
+    fetch.add_argument("name", help="a named corpus (see `tuirnn data list`)")
+    fetch.add_argument("--url", help="download from this mirror instead: an http, https or file URL (default: the "
+                                     "corpus's own URL)")
     fetch.add_argument("--force", action="store_true",
                        help="accept a copy that differs from the first one downloaded (unpinned corpora)")
     fetch.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS",
@@ -134,11 +155,15 @@ def build_parser() -> Parser:
     data_commands.add_parser("clean", help="delete the corpus cache (DATA_DIR/cache); corpora stay")
     info = data_commands.add_parser("info", help="characters, vocabulary and split of a corpus")
     info.add_argument("corpus", help="named corpus, 'default' or a file path")
-    info.add_argument("--newlines-to-spaces", action="store_true")
-    info.add_argument("--encoding-errors", default="strict", choices=("strict", "replace", "latin-1"))
+    info.add_argument("--newlines-to-spaces", action="store_true", help="replace newlines with spaces first")
+    info.add_argument("--encoding-errors", default="strict", choices=("strict", "replace", "latin-1"),
+                      help="what to do with text that is not valid UTF-8 (default: strict, refuse it)")
 
-    commands.add_parser("runs", help="list saved runs")
-    commands.add_parser("presets", help="list the configuration presets")
+    commands.add_parser("runs", help="list saved runs", description="Saved runs, sweeps' trials included.")
+    commands.add_parser("presets", help="list the configuration presets", description="The presets.")
+    commands.add_parser("doctor", help="say what tuirnn will use here: versions, devices, directories",
+                        description="What tuirnn will use on this machine: torch and CUDA, the device and precision "
+                                    "`auto` picks, threads, and the data and models directories.")
     sweep_cli.add_parser(commands)
     return parser
 
@@ -379,6 +404,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from tuirnn.doctor import findings
+
+    rows = findings(_models_dir(args), _data_dir(args))
+    width = max(len(row.topic) for row in rows)
+    for row in rows:
+        say(f"{row.topic:<{width}}  {row.text}")
+    problems = [row for row in rows if row.problem]
+    for row in problems:
+        note(f"problem: {row.topic}: {row.text}")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     defaults = RunConfig()
     for name, (description, config) in PRESETS.items():
@@ -399,6 +437,7 @@ def open_app(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train, "generate": cmd_generate, "data": cmd_data, "runs": cmd_runs, "presets": cmd_presets,
+    "doctor": cmd_doctor,
     "sweep": sweep_cli.run,
 }
 

@@ -29,15 +29,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "sweep", help="run a hyperparameter sweep (grid, random or TPE)",
         description=f"Run many trainings over a grid or a sampled space and compare them. Presets: {presets}.")
     parser.add_argument("spec", nargs="?", metavar="PRESET|FILE.toml", help="a sweep preset or a sweep TOML file")
-    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue a stopped sweep; finished trials are kept")
+    parser.add_argument("--resume", type=Path, metavar="DIR",
+                        help="continue a stopped sweep; finished trials are kept (default: start a new sweep)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
-                        help="local processes (default) or a Ray cluster")
+                        help="local processes or a Ray cluster (default: local)")
     parser.add_argument("--address", help="Ray cluster address for --engine ray (default: start a local Ray)")
     parser.add_argument("--workers", type=int, metavar="K", help="trials at once (default: automatic)")
-    parser.add_argument("--epochs", type=int, metavar="N", help="override the base config's epochs")
-    parser.add_argument("--max-steps", type=int, metavar="N", help="override the base config's max_steps")
-    parser.add_argument("--corpus", help="override the base config's corpus")
-    parser.add_argument("--device", help="override the base config's device (auto, cpu, cuda, mps)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="override the base config's epochs (default: keep)")
+    parser.add_argument("--max-steps", type=int, metavar="N",
+                        help="override the base config's max_steps (default: keep)")
+    parser.add_argument("--corpus", help="override the base config's corpus (default: keep)")
+    parser.add_argument("--device", help="override the base config's device: auto, cpu, cuda or mps (default: keep)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="sweep directory (default: models/sweeps/<name>-<time>)")
     parser.add_argument("--dry-run", action="store_true", help="check the sweep, estimate its cost and exit")
