@@ -61,7 +61,7 @@ def test_events_of_a_complete_run(tmp_path: Path, corpus: Corpus) -> None:
     assert isinstance(result, Finished) and result.reason == "completed" and result.step == 9
     assert isinstance(events[0], Started) and events[0].start_step == 0 and events[0].total_steps == 9
     assert events[-1] == result
-    assert [e.step for e in events if isinstance(e, StepMetrics)] == [2, 4, 6, 8, 9]
+    assert [e.step for e in events if isinstance(e, StepMetrics)] == [1, 2, 4, 5, 6, 8, 9]  # 1 and 5: early
     assert [e.step for e in events if isinstance(e, Evaluated)] == [4, 8, 9]
     assert [e.step for e in events if isinstance(e, Sampled)] == [4, 8, 9]
     assert all(len(e.text) == 15 for e in events if isinstance(e, Sampled))
@@ -201,12 +201,12 @@ def test_nan_between_reports_never_overwrites_the_good_checkpoint(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The loss is read every log_every steps; a save asked for in between must not store NaN weights."""
     control = TrainingControl()
-    monkeypatch.setattr(train_step, "F", _PoisonedLoss(nan_from=4, hooks={2: control.request_save,
-                                                                         6: control.request_save}))
-    config = tiny_config(corpus.source, max_steps=20, log_every=10)
+    monkeypatch.setattr(train_step, "F", _PoisonedLoss(nan_from=6, hooks={2: control.request_save,
+                                                                         8: control.request_save}))
+    config = tiny_config(corpus.source, max_steps=20, log_every=10)  # read at steps 1, 2, 5 (early), then 10
     run = RunDir.create(tmp_path / "run", config, corpus.vocab, {})
     result = Trainer(config, corpus, run, control=control).run()
-    assert isinstance(result, Failed) and result.kind == "nan" and result.step == 6
+    assert isinstance(result, Failed) and result.kind == "nan" and result.step == 8
     checkpoint = load_checkpoint(run.latest_path)
     assert checkpoint.step == 2
     assert all(torch.isfinite(t).all() for t in checkpoint.model.values())

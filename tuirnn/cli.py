@@ -46,7 +46,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CORPUS_LIMIT_HELP = (f"{FIELDS['corpus'].help} (at most {DEFAULT_MAX_CORPUS_BYTES >> 30} GiB; the environment "
                      f"variable {MAX_CORPUS_BYTES_ENV} changes the limit)")
 SHORT_ALIASES = {"hidden_size": ["--hidden"], "embedding_size": ["--embedding"], "batch_size": ["--batch"],
-                 "seq_len": ["--seq"]}
+                 "seq_len": ["--seq"], "time_budget": ["--time"]}
 
 
 class UsageError(Exception):

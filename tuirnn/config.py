@@ -9,10 +9,12 @@ import dataclasses
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuirnn.budget import MAX_BUDGET_S, parse_duration
 from tuirnn.errors import TuirnnError
 
 if sys.version_info >= (3, 11):
@@ -39,10 +41,12 @@ class ConfigError(TuirnnError):
     """A setting is invalid; the message says which and why."""
 
 
-def setting(default: Any, label: str, help: str, choices: tuple[str, ...] = ()) -> Any:
+def setting(default: Any, label: str, help: str, choices: tuple[str, ...] = (),
+            parse: Callable[[str], Any] | None = None) -> Any:
     """A settings field with what every face shows of it: the form's label, the one-line help (the CLI's
-    --help, the form's tooltip) and, for a choice, its choices."""
-    return field(default=default, metadata={"label": label, "help": help, "choices": choices})
+    --help, the form's tooltip), for a choice its choices, and how text other than a plain number reads
+    (`5m` for a duration)."""
+    return field(default=default, metadata={"label": label, "help": help, "choices": choices, "parse": parse})
 
 
 @dataclass
@@ -84,6 +88,9 @@ class TrainConfig:
     clip_norm: float = setting(1.0, "clip norm", "gradient clipping by global norm (0 disables)")
     epochs: int = setting(20, "epochs", "passes over the training text")
     max_steps: int = setting(0, "max steps", "stop after this many steps (0 = all epochs)")
+    time_budget: float = setting(0.0, "time budget", "train for this long, as 90s, 5m or 1h (0 = by epochs or max "
+                                 "steps): steps, validations and samples are planned to fit, the schedule ends at it",
+                                 parse=parse_duration)
     log_every: int = setting(10, "log every", "steps between metric lines")
     eval_every: int = setting(200, "validate every", "steps between validation (and checkpoints); 0 = only at the end")
     eval_max_chars: int = setting(200_000, "validation chars", "cap on validation characters per evaluation")
@@ -132,6 +139,7 @@ class FieldInfo:
     label: str
     help: str
     choices: tuple[str, ...]
+    parse: Callable[[str], Any] | None
 
 
 def _fields() -> dict[str, FieldInfo]:
@@ -142,7 +150,7 @@ def _fields() -> dict[str, FieldInfo]:
         for f in dataclasses.fields(getattr(defaults, section)):
             kind = type(getattr(getattr(defaults, section), f.name))
             found[f.name] = FieldInfo(f.name, section, kind, f.metadata["label"], f.metadata["help"],
-                                      f.metadata["choices"])
+                                      f.metadata["choices"], f.metadata["parse"])
     return found
 
 
@@ -161,8 +169,10 @@ def apply_tables(config: RunConfig, raw: dict[str, Any], where: str = "") -> Non
 
 def coerce(name: str, value: Any) -> Any:
     """Convert a value (possibly a string from the command line or a form) to the setting's type."""
-    kind = FIELDS[name].kind
+    kind, parse = FIELDS[name].kind, FIELDS[name].parse
     try:
+        if parse is not None and isinstance(value, str):
+            return parse(value)
         if kind is bool:
             if isinstance(value, str):
                 lowered = value.strip().lower()
@@ -254,13 +264,15 @@ def validation_errors(config: RunConfig) -> dict[str, str]:
     need("weight_decay", 0.0 <= t.weight_decay < math.inf, "must be a finite, non-negative number")
     need("warmup_steps", 0 <= t.warmup_steps <= MAX_STEPS, f"must be between 0 and {MAX_STEPS:,}")
     need("clip_norm", 0.0 <= t.clip_norm < math.inf, "must be finite and not negative (0 disables clipping)")
-    need("epochs", t.epochs >= 1 or t.max_steps > 0, "must be at least 1 (or set max_steps)")
+    need("epochs", t.epochs >= 1 or t.max_steps > 0 or t.time_budget > 0,
+         "must be at least 1 (or set max_steps or a time budget)")
     need("epochs", 0 <= t.epochs <= MAX_EPOCHS, f"must be between 0 and {MAX_EPOCHS:,}")
     need("max_steps", 0 <= t.max_steps <= MAX_STEPS, f"must be between 0 (all epochs) and {MAX_STEPS:,}")
     need("log_every", 1 <= t.log_every <= MAX_STEPS, f"must be between 1 and {MAX_STEPS:,}")
     need("eval_every", 0 <= t.eval_every <= MAX_STEPS, f"must be between 0 (only at the end) and {MAX_STEPS:,}")
     need("eval_max_chars", 1 <= t.eval_max_chars <= 10**10, "must be between 1 and 10,000,000,000")
     need("sample_every", 0 <= t.sample_every <= MAX_STEPS, f"must be between 0 (no samples) and {MAX_STEPS:,}")
+    need("time_budget", 0 <= t.time_budget <= MAX_BUDGET_S, "must be between 0 (none) and 7 days")
     need("sample_length", 0 <= t.sample_length <= 100_000, "must be between 0 and 100000")
     need("seed", 0 <= t.seed < 2**63, "must be a non-negative integer")
     need("sample_seed", 0 <= t.sample_seed < 2**63, "must be a non-negative integer")
@@ -290,6 +302,10 @@ def no_op_warnings(config: RunConfig) -> list[str]:
                      "the preceding text (the study's layout)")
     if t.optimizer == "sgd" and t.weight_decay == 0 and t.lr < 1e-3:
         notes.append("plain SGD with a learning rate below 1e-3 will learn very slowly")
+    if t.time_budget and t.max_steps:
+        notes.append("max_steps is ignored: the time budget plans the steps")
+    if t.time_budget and (t.eval_every != TrainConfig.eval_every or t.sample_every != TrainConfig.sample_every):
+        notes.append("eval_every and sample_every are planned by the time budget (about ten of each)")
     if t.schedule == "constant" and t.warmup_steps > 0:
         notes.append("warmup_steps applies only to the cosine and linear schedules")
     return notes

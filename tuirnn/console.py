@@ -49,8 +49,9 @@ class PlainReporter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
             self._print(f"training on {event.device}: {event.parameters:,} parameters, corpus {event.corpus}")
-            self._print(f"steps {event.start_step}..{event.total_steps} ({event.steps_per_epoch} per epoch)"
-                        + (f", run {event.run_dir}" if event.run_dir else ""))
+            steps = (f"steps {event.start_step}..{event.total_steps}" if event.total_steps
+                     else "steps planned to fit the time budget once the first ones are timed")
+            self._print(f"{steps} ({event.steps_per_epoch} per epoch)" + (f", run {event.run_dir}" if event.run_dir else ""))
         elif isinstance(event, StepMetrics):
             self._print(f"step {event.step}/{event.total_steps} epoch {event.epoch:.2f} loss {event.loss:.4f} "
                         f"last {event.last_loss:.4f} val {_fmt(self.val_loss)} {event.chars_per_s:,.0f} chars/s "
@@ -96,10 +97,11 @@ class RichReporter(PlainReporter):
         if isinstance(event, Started):
             super().__call__(event)
             self.progress.start()
-            self.task = self.progress.add_task("train", total=event.total_steps, completed=event.start_step,
+            self.task = self.progress.add_task("train", total=event.total_steps or None, completed=event.start_step,
                                                loss="-", val="-", speed="-", eta="-")
         elif isinstance(event, StepMetrics) and self.task is not None:
-            self.progress.update(self.task, completed=event.step, loss=f"{event.loss:.4f}", val=_fmt(self.val_loss),
+            self.progress.update(self.task, total=event.total_steps, completed=event.step, loss=f"{event.loss:.4f}",
+                                 val=_fmt(self.val_loss),
                                  speed=f"{event.chars_per_s:,.0f}", eta=format_duration(event.eta_s))
         elif isinstance(event, Evaluated) and self.task is not None:
             super().__call__(event)

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from tuirnn.atomic import remove_stale_temps
 from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_ids
+from tuirnn.budget import BudgetClock, Cadence, Costs, evaluation_chars, plan
 from tuirnn.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -30,7 +31,7 @@ from tuirnn.checkpoint import (
     save_checkpoint,
     vocab_digest,
 )
-from tuirnn.config import ConfigError, RunConfig, TrainConfig, validate
+from tuirnn.config import MAX_STEPS, ConfigError, RunConfig, TrainConfig, validate
 from tuirnn.corpus import Corpus, CorpusError
 from tuirnn.devices import describe_device, memory_in_use, pick_device
 from tuirnn.errors import TuirnnError
@@ -49,10 +50,13 @@ from tuirnn.events import (
 )
 from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
 from tuirnn.runs import RunDir, RunInUse
-from tuirnn.sampling import Generator, SamplingSettings
+from tuirnn.sampling import Generator
+from tuirnn.sampling_settings import SamplingSettings
 from tuirnn.train_step import TrainStep
 
 SAMPLE_TEMPERATURE = 0.8
+EARLY_LOG_STEPS = frozenset({1, 2, 5})
+"""Steps logged whatever log_every says, so that a run shows its first losses within seconds."""
 LN2 = math.log(2)
 
 
@@ -124,7 +128,8 @@ class _Progress:
     def rate(self, now: float) -> float:
         busy = max(now - self.started - self.excluded_s, 1e-9)
         per_step = busy / max(self.steps, 1)
-        self.seconds_per_step = per_step if self.seconds_per_step is None else 0.7 * self.seconds_per_step + 0.3 * per_step
+        previous = self.seconds_per_step
+        self.seconds_per_step = per_step if previous is None else 0.7 * previous + 0.3 * per_step
         return per_step
 
     def reset(self, now: float) -> None:
@@ -198,15 +203,14 @@ class Trainer:
 
     def _fail(self, kind: str, message: str) -> Failed:
         if self.run_dir is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.run_dir.update_info(status="failed", error=message)
-            except OSError:
-                pass
         event = Failed(self.step, kind, message, self.run_dir.path if self.run_dir else None)
         self._emit(event)
         return event
 
     def _train(self) -> Finished | Failed:
+        self._t0 = time.perf_counter()  # a time budget counts from here: building and capturing count too
         cfg = self.config
         m, d, t = cfg.model, cfg.data, cfg.train
         device = pick_device(t.device)
@@ -217,13 +221,14 @@ class Trainer:
         optimizer = make_optimizer(t, model, device)
         train_ids, val_ids = self.corpus.split(d.val_fraction)
         batches = make_batches(to_device_ids(train_ids, device), d, t.batch_size)
-        eval_batches = make_eval_batches(to_device_ids(val_ids, device), d, t.batch_size, t.eval_max_chars)
+        val_on_device = to_device_ids(val_ids, device)
+        eval_chars = min(t.eval_max_chars, len(val_ids) - 1)
+        eval_batches = make_eval_batches(val_on_device, d, t.batch_size, eval_chars)
         per_epoch = len(batches)
-        total = t.max_steps or t.epochs * per_epoch
         restored: State | None = None
         if self.resume:
             restored = self._restore(model, optimizer, device)
-        self._total_steps = total
+        self._cadence = self._first_cadence(per_epoch)
         params = list(model.parameters())
         chars_per_step = batches.batch_size * batches.seq_len
         step_runner = TrainStep(model, optimizer, batches.batch(0), batches.targets_last, d.carry_state, t.clip_norm,
@@ -236,9 +241,9 @@ class Trainer:
             note = f" ({step_runner.precision_note})" if step_runner.precision_note else ""
             device_text += f", {step_runner.precision}{note}, {step_runner.description}"
         if self.run_dir is not None:
-            self.run_dir.update_info(status="running", device=device_text, total_steps=total)
+            self.run_dir.update_info(status="running", device=device_text, total_steps=self._shown_total())
         self._emit(Started(self.run_dir.path if self.run_dir else None, device_text,
-                           sum(p.numel() for p in params), self.corpus.describe(), self.step, total,
+                           sum(p.numel() for p in params), self.corpus.describe(), self.step, self._shown_total(),
                            per_epoch, chars_per_step))
 
         def carried() -> State | None:
@@ -251,7 +256,14 @@ class Trainer:
         loss = torch.zeros((), device=device)
         grad_norm: torch.Tensor | None = None
         control = self.control
-        while self.step < total:
+        def evaluate() -> float:
+            return self._timed(lambda: self._evaluate_and_save(model, optimizer, carried(), eval_batches, device))
+
+        def sample() -> float:
+            return self._timed(lambda: self._sample(model, device))
+
+        while self.step < self._cadence.total_steps:
+            cadence = self._cadence
             if control.paused:
                 paused_at = time.perf_counter()
                 self._emit(Paused(self.step))
@@ -270,26 +282,80 @@ class Trainer:
                 progress.excluded_s += self._timed(lambda: self._save(model, optimizer, carried(), device))
             index = self.step % per_epoch
             for group in optimizer.param_groups:
-                group["lr"] = t.lr * lr_factor(t, self.step, total)
+                group["lr"] = t.lr * lr_factor(t, self.step, cadence.total_steps)
             with self.model_lock:
                 loss, grad_norm = step_runner.run(*batches.batch(index), fresh_state=index == 0)
             loss_sum += loss
             self.step += 1
             progress.steps += 1
-            if self.step % t.log_every == 0 or self.step == total:
+            clock = self._clock
+            if clock is not None and clock.planned and clock.spent(time.perf_counter()):
+                self._cadence = replace(self._cadence, total_steps=self.step)  # only the final work still fits
+            at_end = self.step >= self._cadence.total_steps
+            if self.step % t.log_every == 0 or self.step in EARLY_LOG_STEPS or at_end:
                 self._log(progress, loss_sum, loss, grad_norm, params, optimizer, per_epoch, chars_per_step)
                 loss_sum.zero_()
-            at_end = self.step == total
-            if t.eval_every and self.step % t.eval_every == 0 and not at_end:
-                progress.excluded_s += self._timed(
-                    lambda: self._evaluate_and_save(model, optimizer, carried(), eval_batches, device))
-            if t.sample_every and self.step % t.sample_every == 0 and not at_end:
-                progress.excluded_s += self._timed(lambda: self._sample(model, device))
+            if clock is not None and clock.probe_done(self.step, time.perf_counter()):
+                seconds_per_step = (time.perf_counter() - self._started) / (self.step - start_step)
+                clock.evaluation_s, clock.sample_s = evaluate(), sample()
+                progress.excluded_s += clock.evaluation_s + clock.sample_s
+                affordable = evaluation_chars(eval_chars, clock.evaluation_s, clock.budget_s)
+                if affordable < eval_chars:  # later validations on less text, so that they fit the budget
+                    eval_batches = make_eval_batches(val_on_device, d, t.batch_size, affordable)
+                    clock.evaluation_s *= affordable / eval_chars
+                self._plan(seconds_per_step)
+                continue
+            if cadence.eval_every and self.step % cadence.eval_every == 0 and not at_end:
+                seconds = evaluate()
+                progress.excluded_s += seconds
+                if clock is not None and progress.seconds_per_step:  # plan the rest with what was measured
+                    clock.evaluation_s = seconds
+                    self._plan(progress.seconds_per_step, keep_spacing=True)
+            if cadence.sample_every and self.step % cadence.sample_every == 0 and not at_end:
+                progress.excluded_s += sample()
         if self.step > start_step or not self.resume:
             self._evaluate_and_save(model, optimizer, carried(), eval_batches, device)
-            if t.sample_every:
+            if self._cadence.sample_every:
                 self._sample(model, device)
         return self._finish("completed")
+
+    def _first_cadence(self, per_epoch: int) -> Cadence:
+        """The settings' steps and cadence; for a time budget, a probe first (the steps are planned once it
+        has timed them), or the plan an interrupted budgeted run made before, so a resume ends where it would
+        have."""
+        t = self.config.train
+        self._clock: BudgetClock | None = None
+        if not t.time_budget:
+            return Cadence(t.max_steps or t.epochs * per_epoch, t.eval_every, t.sample_every)
+        planned = self.run_dir.info.get("planned") if self.resume and self.run_dir is not None else None
+        if isinstance(planned, dict):
+            return Cadence(int(planned["total_steps"]), int(planned["eval_every"]), int(planned["sample_every"]))
+        self._clock = BudgetClock(t.time_budget, self._t0, self.step)
+        return Cadence(self.step + MAX_STEPS, 0, 0)
+
+    def _plan(self, seconds_per_step: float, keep_spacing: bool = False) -> None:
+        """Fit the rest of the run in what is left of the budget, from the costs measured so far."""
+        clock = self._clock
+        assert clock is not None
+        now = time.perf_counter()
+        self._cadence = plan(clock.budget_s, clock.elapsed(now), self.step,
+                             Costs(seconds_per_step, clock.evaluation_s, clock.sample_s),
+                             self._cadence if keep_spacing else None)
+        clock.planned = True
+        if self.run_dir is not None:
+            self.run_dir.update_info(planned=asdict(self._cadence), total_steps=self._cadence.total_steps)
+
+    def _shown_total(self) -> int:
+        """The total steps to show: while a budget's probe runs, the steps the budget would hold at the rate
+        so far (0 before the first step)."""
+        clock = self._clock
+        if clock is None or clock.planned:
+            return self._cadence.total_steps
+        done = self.step - clock.start_step
+        if done <= 0:
+            return 0
+        now = time.perf_counter()
+        return self.step + int(clock.remaining(now) * done / max(now - self._started, 1e-9))
 
     @staticmethod
     def _timed(action: Callable[[], object]) -> float:
@@ -356,10 +422,13 @@ class Trainer:
             grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
         now = time.perf_counter()
         seconds_per_step = progress.rate(now)
-        eta = (self._total_steps - self.step) * (progress.seconds_per_step or seconds_per_step)
+        total = self._shown_total()
+        clock = self._clock
+        eta = (clock.remaining(now) if clock is not None
+               else (total - self.step) * (progress.seconds_per_step or seconds_per_step))
         metrics = StepMetrics(
             step=self.step,
-            total_steps=self._total_steps,
+            total_steps=total,
             epoch=self.step / per_epoch,
             loss=mean_loss,
             last_loss=last_loss,
@@ -402,7 +471,8 @@ class Trainer:
                            eval_batches: Batches, device: torch.device) -> None:
         val_loss = self.evaluate(model, eval_batches)
         if not math.isfinite(val_loss):
-            raise NonFiniteLoss(f"validation loss became {val_loss} at step {self.step}; the last good checkpoint is kept")
+            raise NonFiniteLoss(f"validation loss became {val_loss} at step {self.step}; "
+                                "the last good checkpoint is kept")
         best = self.best_val_loss is None or val_loss < self.best_val_loss
         self.last_val_loss = val_loss
         if best:

@@ -1,0 +1,126 @@
+"""A time budget turned into steps: how many optimizer steps, validations and samples fit in `--time`.
+
+The trainer first trains for a few seconds (the probe), then validates, saves and samples once, timing
+each; from those costs it plans the steps so that the learning-rate schedule ends at the budget, with
+about ten validations and ten samples on the way (the last of each at the end). At each later validation
+it plans the remaining steps again from the speed measured so far (validations and samples keep their
+spacing), and it stops early if the budget runs out anyway. Plain arithmetic, no torch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+EVALUATIONS = 10
+"""Validations (each with a checkpoint) a budgeted run makes, the final one included."""
+SAMPLES = 10
+PROBE_MIN_STEPS = 5
+EVALUATION_SHARE = 0.01
+"""The most of the budget one validation may take: ten of them, a tenth of it."""
+MIN_EVALUATION_CHARS = 20_000
+MAX_BUDGET_S = 7 * 24 * 3600.0
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|h)?\s*",
+                       re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90`, `90s`, `5m`, `1.5h` or `1h30m`; a ValueError for anything else."""
+    total, position, matched = 0.0, 0, False
+    while position < len(text):
+        match = _DURATION.match(text, position)
+        if match is None or match.end() == position:
+            raise ValueError(text)
+        unit = (match.group(2) or "s")[0].lower()
+        total += float(match.group(1)) * _UNIT_SECONDS[unit]
+        position, matched = match.end(), True
+    if not matched:
+        raise ValueError(text)
+    return total
+
+
+def probe_seconds(budget_s: float) -> float:
+    """How long the probe trains before the first plan: long enough to time steps, short enough that a
+    first validation and sample come within seconds."""
+    return min(5.0, max(0.5, 0.03 * budget_s))
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Measured on this machine, for this model."""
+
+    seconds_per_step: float
+    evaluation_s: float
+    """One validation and the checkpoint saved with it."""
+    sample_s: float
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When a run stops, validates and samples."""
+
+    total_steps: int
+    eval_every: int
+    sample_every: int
+
+
+def _count_between(every: int, after: int, total: int) -> int:
+    """Multiples of `every` in (after, total): the periodic events still to come before the end."""
+    return max(0, (total - 1) // every - after // every)
+
+
+def plan(budget_s: float, elapsed_s: float, step: int, costs: Costs, spacing: Cadence | None = None) -> Cadence:
+    """Steps, validations and samples that fill what is left of the budget after `elapsed_s` (at `step`),
+    with the final validation, checkpoint and sample inside it; `spacing` keeps an earlier plan's
+    validation and sample spacing."""
+    remaining = max(0.0, budget_s - elapsed_s)
+    final = costs.evaluation_s + costs.sample_s
+
+    def spaced(total: int) -> tuple[int, int]:
+        if spacing is not None:
+            return spacing.eval_every, spacing.sample_every
+        return max(1, total // EVALUATIONS), max(1, total // SAMPLES)
+
+    steps_left = max(1, int((remaining - final) / costs.seconds_per_step))
+    for _ in range(3):  # the periodic events' cost depends on the steps, and the steps on it
+        eval_every, sample_every = spaced(step + steps_left)
+        periodic = (_count_between(eval_every, step, step + steps_left) * costs.evaluation_s
+                    + _count_between(sample_every, step, step + steps_left) * costs.sample_s)
+        steps_left = max(1, int((remaining - final - periodic) / costs.seconds_per_step))
+    return Cadence(step + steps_left, *spaced(step + steps_left))
+
+
+def evaluation_chars(chars: int, seconds: float, budget_s: float) -> int:
+    """Validation characters that keep one validation within EVALUATION_SHARE of the budget, given that
+    `chars` took `seconds`: a short budget validates on less text rather than spend itself validating."""
+    affordable = int(chars * EVALUATION_SHARE * budget_s / max(seconds, 1e-9))
+    return max(min(chars, MIN_EVALUATION_CHARS), min(chars, affordable))
+
+
+@dataclass
+class BudgetClock:
+    """A budgeted run's time: when to plan, when to plan again, when the budget is spent."""
+
+    budget_s: float
+    started: float
+    """time.perf_counter() when the trainer started: model building and graph capture count too."""
+    start_step: int
+    planned: bool = False
+    evaluation_s: float = 0.0
+    sample_s: float = 0.0
+
+    def elapsed(self, now: float) -> float:
+        return now - self.started
+
+    def probe_done(self, step: int, now: float) -> bool:
+        return (not self.planned and step - self.start_step >= PROBE_MIN_STEPS
+                and self.elapsed(now) >= probe_seconds(self.budget_s))
+
+    def spent(self, now: float) -> bool:
+        """Whether only the final validation, checkpoint and sample still fit."""
+        return self.elapsed(now) >= self.budget_s - self.evaluation_s - self.sample_s
+
+    def remaining(self, now: float) -> float:
+        return max(0.0, self.budget_s - self.elapsed(now))
