@@ -51,7 +51,8 @@ class PlainReporter:
             self._print(f"training on {event.device}: {event.parameters:,} parameters, corpus {event.corpus}")
             steps = (f"steps {event.start_step}..{event.total_steps}" if event.total_steps
                      else "steps planned to fit the time budget once the first ones are timed")
-            self._print(f"{steps} ({event.steps_per_epoch} per epoch)" + (f", run {event.run_dir}" if event.run_dir else ""))
+            where = f", run {event.run_dir}" if event.run_dir else ""
+            self._print(f"{steps} ({event.steps_per_epoch} per epoch){where}")
         elif isinstance(event, StepMetrics):
             self._print(f"step {event.step}/{event.total_steps} epoch {event.epoch:.2f} loss {event.loss:.4f} "
                         f"last {event.last_loss:.4f} val {_fmt(self.val_loss)} {event.chars_per_s:,.0f} chars/s "
