@@ -40,11 +40,11 @@ from tuirnn.cpu_step import block_count
 from tuirnn.devices import pick_device
 from tuirnn.models import CharRNN
 from tuirnn.sampling import Generator
-from tuirnn.sampling_settings import SamplingSettings
+from tuirnn.sampling_settings import MAX_LENGTH, SamplingSettings
 
 TARGET_RATIO = 20.0
 TEMPERATURE = 0.8
-ENDLESS = 10**9
+ENDLESS = MAX_LENGTH  # far more than a timed run draws
 """`length` for ours: the stream is cut when the time is up."""
 
 Stream = Callable[[], Iterator[str]]
