@@ -52,6 +52,7 @@ from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
 from tuirnn.runs import RunDir, RunInUse
 from tuirnn.sampling import Generator
 from tuirnn.sampling_settings import SamplingSettings
+from tuirnn.subscribers import Subscribers
 from tuirnn.train_step import TrainStep
 
 SAMPLE_TEMPERATURE = 0.8
@@ -153,7 +154,7 @@ class Trainer:
         self.resume_from = resume_from
         """`latest` (an exact resume) or `best` (its weights only, when latest is damaged)."""
         self.control = control or TrainingControl()
-        self._subscribers: list[Callable[[Event], None]] = []
+        self._subscribers: Subscribers[Event] = Subscribers(lambda: self.run_dir.path if self.run_dir else None)
         self.step = 0
         self.best_val_loss: float | None = None
         self.last_val_loss: float | None = None
@@ -164,14 +165,10 @@ class Trainer:
             raise ConfigError("resuming needs a run directory")
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self._subscribers.append(callback)
+        self._subscribers.add(callback)
 
     def _emit(self, event: Event) -> None:
-        for callback in self._subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken display must not stop training
-                continue
+        self._subscribers.emit(event)
 
     def run(self) -> Finished | Failed:
         """Train to the end (or until stopped); never raises for expected failures."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tuirnn.config import ConfigError
+from tuirnn.subscribers import Subscribers
 from tuirnn.sweeps.events import (
     SweepEnded,
     SweepEvent,
@@ -27,11 +28,11 @@ class SweepEngine:
 
         self.sweep = sweep
         self.data_dir = Path(data_dir if data_dir is not None else default_data_dir()).resolve()
-        self._subscribers: list[Callable[[SweepEvent], None]] = []
+        self._subscribers: Subscribers[SweepEvent] = Subscribers(lambda: sweep.path)
         self._stopping = threading.Event()
 
     def subscribe(self, callback: Callable[[SweepEvent], None]) -> None:
-        self._subscribers.append(callback)
+        self._subscribers.add(callback)
 
     def run(self) -> SweepEnded:
         """Run the sweep's remaining trials; returns when all have ended, or soon after `stop()`."""
@@ -46,11 +47,7 @@ class SweepEngine:
         return self._stopping.is_set()
 
     def _emit(self, event: SweepEvent) -> None:
-        for callback in self._subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken display must not stop the sweep
-                continue
+        self._subscribers.emit(event)
 
     def _job(self, record: TrialRecord, threads: int) -> TrialJob:
         return TrialJob(record.id, record.config, str(self.sweep.trial_path(record).resolve()), str(self.data_dir),
