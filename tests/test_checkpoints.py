@@ -255,7 +255,7 @@ def test_truncated_checkpoint_fails_generate_and_resume_cleanly(tiny_run: RunDir
 def test_run_directory_contract(tmp_path: Path, tiny_run: RunDir) -> None:
     names = {p.name for p in tiny_run.path.iterdir()}
     assert names == {"config.json", "vocab.json", "run.json", "metrics.jsonl", "latest.safetensors",
-                     "best.safetensors", ".training.lock"}
+                     "best.safetensors"}
     assert tiny_run.config.model.hidden_size == 16
     assert tiny_run.info["status"] == "completed" and tiny_run.info["step"] == 4
     with pytest.raises(RunError, match="not empty"):

@@ -42,7 +42,7 @@ def test_study_command_trains_and_writes_the_run(study_run: tuple[CliResult, Pat
     assert "completed at step 60" in result.stdout
     names = {p.name for p in out.iterdir()}
     assert names == {"config.json", "vocab.json", "run.json", "metrics.jsonl", "samples.jsonl",
-                     "latest.safetensors", "best.safetensors", ".training.lock"}
+                     "latest.safetensors", "best.safetensors"}  # no lock file left behind
     run = RunDir.open(out)
     assert run.config.preset == "study-rnn2" and run.config.model.hidden_size == 64
     assert run.config.model.cell == "lstm" and run.config.data.seq_len == 42

@@ -2,6 +2,8 @@
 
 The kernel drops a `flock` when its process dies, however it dies (SIGKILL, power loss aside), so a held
 lock is the one trustworthy sign of a live writer: a status field that says "running" may be a leftover.
+A holder that lets go removes the file while it still holds the lock; a process that locked the removed
+file meanwhile sees that it is no longer at the path and locks the new one, so two never both hold it.
 """
 
 from __future__ import annotations
@@ -43,24 +45,31 @@ class FileLock:
     def acquire(self) -> None:
         if self._fd is not None or fcntl is None:
             return
-        fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT)
         deadline = time.monotonic() + RETRY_S
         while True:
+            fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
+                os.close(fd)
                 if time.monotonic() >= deadline:
-                    os.close(fd)
                     raise LockBusy(str(self.path)) from None
                 time.sleep(0.02)
+                continue
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the holder removed the file as it let go: lock the one at the path now
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         self._fd = fd
 
     def release(self) -> None:
+        """Let go, removing the file first (while still locked), so a clean stop leaves nothing behind."""
         if self._fd is not None:
+            if _same_file(self._fd, self.path):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = None
 
@@ -74,6 +83,16 @@ class FileLock:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd` (a holder unlinks it on release)."""
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
 
 def is_held(path: Path) -> bool:
