@@ -105,8 +105,34 @@ def test_without_a_cuda_gpu_the_step_runs_eagerly_and_says_why() -> None:
     runner.prepare(*batches.batch(0))
     assert runner.graph is None and runner.description == "eager (CUDA graphs need a CUDA GPU)"
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=False))  # preparing trains nothing
-    assert graph_unavailable(torch.device("cuda"), wanted=False) == "CUDA graphs are turned off"
-    assert graph_unavailable(torch.device("cuda"), wanted=True) == ""
+    assert graph_unavailable(torch.device("cuda"), wanted=False, with_dropout=False) == "CUDA graphs are turned off"
+    assert graph_unavailable(torch.device("cuda"), wanted=True, with_dropout=True) == ""
+
+
+def test_a_second_graph_with_dropout_in_one_process_runs_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured on an H200: replaying a dropout graph after another one's capture is an illegal memory
+    access, so while one lives, a second step that draws dropout runs eagerly (CPU-side check here)."""
+    import weakref
+
+    from tuirnn import train_step
+
+    live = weakref.WeakSet()
+    monkeypatch.setattr(train_step, "_GRAPHS_WITH_DROPOUT", live)
+    cuda = torch.device("cuda")
+    config = validate(tiny_config(layers=2, dropout=0.1))
+    model, _, _ = _setup(config)
+    assert train_step.uses_dropout(model)
+    assert not train_step.uses_dropout(_setup(validate(tiny_config(layers=2, dropout=0.0)))[0])
+    assert not train_step.uses_dropout(_setup(validate(tiny_config(layers=1, dropout=0.3)))[0])
+    live.add(model)  # any object stands for a live graphed step
+    assert graph_unavailable(cuda, wanted=True, with_dropout=True) == (
+        "another CUDA graph with dropout is live in this process")
+    assert graph_unavailable(cuda, wanted=True, with_dropout=False) == ""
+    del model
+    import gc
+
+    gc.collect()
+    assert graph_unavailable(cuda, wanted=True, with_dropout=True) == ""  # it went with its step
 
 
 def test_precision_falls_back_to_fp32_off_cuda_with_the_reason() -> None:

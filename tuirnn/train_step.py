@@ -11,6 +11,7 @@ batch itself, as a plain training loop would, and computes the same thing.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 
 import torch
@@ -61,13 +62,27 @@ def set_fp32_matmul_precision(precision: str) -> None:
         torch.backends.cudnn.allow_tf32 = tf32
 
 
-def graph_unavailable(device: torch.device, wanted: bool) -> str:
+_GRAPHS_WITH_DROPOUT: weakref.WeakSet[TrainStep] = weakref.WeakSet()
+"""Live steps whose captured graph draws dropout masks. A second such graph in one process breaks the
+first: replaying it after the second's capture is an illegal memory access (measured on an H200 with
+torch 2.11; graphs without dropout were fine). Sweep trials run one per process; this guards the app,
+where a sweep's calibration can train beside a run."""
+
+
+def graph_unavailable(device: torch.device, wanted: bool, with_dropout: bool) -> str:
     """Why the step will run eagerly, or "" when it will be captured."""
     if not wanted:
         return "CUDA graphs are turned off"
     if device.type != "cuda":
         return "CUDA graphs need a CUDA GPU"
+    if with_dropout and len(_GRAPHS_WITH_DROPOUT):
+        return "another CUDA graph with dropout is live in this process"
     return ""
+
+
+def uses_dropout(model: CharRNN) -> bool:
+    config = model.config
+    return config.dropout > 0 and (config.layers > 1 or config.output_dropout)
 
 
 class TrainStep:
@@ -95,7 +110,8 @@ class TrainStep:
         self.loss = torch.zeros((), device=self.device)
         self.grad_norm: torch.Tensor | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
-        self.eager_reason = graph_unavailable(self.device, use_graph)
+        self.with_dropout = uses_dropout(model)
+        self.eager_reason = graph_unavailable(self.device, use_graph, self.with_dropout)
         self.candidates = [] if self.eager_reason else measured_precisions(precision, self.device)
 
     @property
@@ -134,6 +150,8 @@ class TrainStep:
                 self._use_precision(min(timings, key=timings.__getitem__))
                 self.precision_note = "measured " + ", ".join(f"{p} {ms:.2f} ms" for p, ms in timings.items())
             self.graph = self._capture()  # the graph kept is the last captured: its buffers are the gradients
+            if self.with_dropout:
+                _GRAPHS_WITH_DROPOUT.add(self)
         except RuntimeError as exc:  # an operation that cannot be captured: train eagerly instead
             self.graph = None
             self.eager_reason = f"capture failed: {str(exc).splitlines()[0][:120]}"
