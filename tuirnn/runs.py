@@ -58,6 +58,17 @@ class RunInUse(RunError):
     """Another process is training this run."""
 
 
+def new_directory(path: Path, other: str) -> Path:
+    """Make `path` for a new run or sweep: missing or empty, and not a link or a file (`other` says what to
+    pick instead)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise RunError(f"{path} exists and is not a directory: pick {other}")
+    if path.exists() and any(path.iterdir()):
+        raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick {other}")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _take_lock(run_path: Path) -> FileLock:
     lock = FileLock(run_path / TRAINING_LOCK_FILE)
     try:
@@ -158,12 +169,7 @@ class RunDir:
                claim: bool = False) -> RunDir:
         """Create the run's directory and files; the lock is taken before the first file is written, and
         kept on return with `claim` (by the process that goes on to train it)."""
-        path = Path(path)
-        if path.is_symlink() or (path.exists() and not path.is_dir()):
-            raise RunError(f"{path} exists and is not a directory: pick another run name")
-        if path.exists() and any(path.iterdir()):
-            raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another name")
-        path.mkdir(parents=True, exist_ok=True)
+        path = new_directory(Path(path), "another run name")
         run = cls(path, config, vocab, {"created": time.time(), "status": "created", **info})
         run.claim()
         try:

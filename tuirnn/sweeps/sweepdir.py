@@ -24,7 +24,7 @@ from typing import Any
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
 from tuirnn.locks import FileLock, LockBusy, is_held
 from tuirnn.paths import PathError, confined
-from tuirnn.runs import SWEEP_FILE, TRIALS_DIR, RunError, RunInUse, finite_or_none
+from tuirnn.runs import SWEEP_FILE, TRIALS_DIR, RunError, RunInUse, finite_or_none, new_directory
 from tuirnn.sweeps.definition import SweepDefinition
 
 RESULTS_CSV = "results.csv"
@@ -81,12 +81,7 @@ class SweepDir:
     def create(cls, path: Path, definition: SweepDefinition, claim: bool = False) -> SweepDir:
         """A new sweep directory, locked before its first write; the lock is kept with `claim` (by the
         process that goes on to run the sweep)."""
-        path = Path(path)
-        if path.is_symlink() or (path.exists() and not path.is_dir()):
-            raise RunError(f"{path} exists and is not a directory: pick another --out")
-        if path.exists() and any(path.iterdir()):
-            raise RunError(f"{path} already exists and is not empty: resume it with --resume or pick another --out")
-        path.mkdir(parents=True, exist_ok=True)
+        path = new_directory(Path(path), "another --out")
         sweep = cls(path, definition.with_absolute_corpora(), [], {"created": time.time()})
         sweep.claim()
         try:
