@@ -24,7 +24,7 @@ from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.screens.generate import GenerateScreen
-from tuirnn.tui.screens.sweep import SweepFeed, SweepScreen, TrialTable, axis_text, parse_axes_text
+from tuirnn.tui.screens.sweep import SweepFeed, SweepScreen, TrialTable
 from tuirnn.tui.widgets.heatmap import (
     BEST,
     CELL_WIDTH,
@@ -305,21 +305,7 @@ def test_study_grid_fits_80_columns_and_grows_on_a_larger_screen() -> None:
     assert [format_value(v) for v in (1.23456, 12.3456, 123.456, 12345.6)] == ["1.235", "12.35", "123.5", "12346"]
 
 
-# ----- the setup text and the event feed ---------------------------------------------------------------
-
-
-def test_axes_text_lines_parse_like_a_sweep_toml_and_round_trip() -> None:
-    axes, errors = parse_axes_text("hidden_size = 256, 512\n# a comment\ndropout = 0.1..0.5 step 0.1\n"
-                                   "cell = lstm, 'gru'\n\nlr = [0.01, 0.001]")
-    assert errors == []
-    assert [(a.name, a.values) for a in axes] == [
-        ("hidden_size", (256, 512)), ("dropout", (0.1, 0.2, 0.3, 0.4, 0.5)), ("cell", ("lstm", "gru")),
-        ("lr", (0.01, 0.001))]
-    _, errors = parse_axes_text("hidden_size 256\nnope = 1, 2\nlayers = 1.5, 2\ndropout = 0.5..0.1")
-    assert [error.split(":")[0] for error in errors] == ["axes line 1", "axes line 2", "axes line 3", "axes line 4"]
-    study = sweep_preset("study-grid").axes
-    assert [axis_text(a) for a in study] == ["hidden_size = 256..1024 step 128", "dropout = 0.1..0.9 step 0.1"]
-    assert parse_axes_text("\n".join(map(axis_text, study)))[0] == list(study)
+# ----- the event feed ---------------------------------------------------------------
 
 
 def test_feed_coalesces_progress_and_announces_trial_ends_at_once() -> None:

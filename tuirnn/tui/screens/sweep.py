@@ -11,13 +11,10 @@ sweep can be opened from disk, followed while another process runs it, and resum
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from itertools import permutations
 from pathlib import Path
@@ -58,9 +55,8 @@ from tuirnn.runs import (
     SAMPLES_FILE,
     SWEEPS_DIR,
     RunError,
-    sweeps_in,
 )
-from tuirnn.sweeps import capacity
+from tuirnn.sweeps.axes_text import axis_text, parse_axes_text, value_label
 from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
     METRICS,
@@ -71,15 +67,17 @@ from tuirnn.sweeps.definition import (
     SweepDefinition,
     describe_point,
     load_sweep,
-    parse_axis,
     sweep_preset,
 )
 from tuirnn.sweeps.events import SweepEnded, SweepEvent, TrialEnded, TrialProgress
+from tuirnn.sweeps.listing import list_sweeps, new_sweep_path, resumable, sweep_counts
+from tuirnn.sweeps.results import METRIC_LABELS, average_speed, heatmap_data, speed_text
+from tuirnn.sweeps.start import SweepPlan as Plan
 from tuirnn.sweeps.sweepdir import SWEEP_FILE, SweepDir, TrialRecord
 from tuirnn.sweeps.validation import SweepCheck, check_sweep
 from tuirnn.tui.widgets.form_field import FormField
 from tuirnn.tui.widgets.form_path_prompt import PathPrompt
-from tuirnn.tui.widgets.heatmap import Heatmap, HeatmapData
+from tuirnn.tui.widgets.heatmap import Heatmap
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import JsonlTail, MetricsTail
 
@@ -98,7 +96,6 @@ APP_BASE = "<app>"
 LOADED_BASE = "<loaded>"
 PANEL = Binding.Group("Panel", compact=True)
 DEFAULT_AXES = "hidden_size = 128, 256\ndropout = 0.1, 0.3"
-METRIC_LABELS = {"val_loss": "validation loss", "last_loss": "final training loss (last batch)"}
 STATUS_STYLES = {"queued": "dim", "running": "bold cyan", "done": "green", "pruned": "yellow",
                  "failed": "bold red", "diverged": "magenta"}
 BACKGROUND_POINTS = 150
@@ -106,144 +103,12 @@ HIGHLIGHT_POINTS = 600
 """Curves are thinned before plotting: plotext slows down with tens of thousands of points."""
 
 
-# ----- the setup as text -------------------------------------------------------------------------------
-def value_label(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _number_text(value: float) -> str:
-    """A number the axis parser reads back exactly (256, not 256.0; 0.1, not 0.1000000000000000055)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def axis_text(axis: Axis) -> str:
-    if axis.span is not None:
-        start, stop, step = map(_number_text, axis.span)
-        return f"{axis.name} = {start}..{stop} step {step}"
-    values = (_number_text(v) if isinstance(v, float) else str(v) for v in axis.values)
-    return f"{axis.name} = {', '.join(values)}"
-
-
-def parse_axes_text(text: str) -> tuple[list[Axis], list[str]]:
-    """One axis a line, `name = a, b, c` or `name = start..stop step s`; `#` starts a comment.
-
-    The values go through the sweep definition's own parser, so they are checked as a TOML sweep's are.
-    """
-    axes: list[Axis] = []
-    errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        name, equals, values = (part.strip() for part in line.partition("="))
-        if not (name and equals and values):
-            errors.append(f"axes line {number}: write `name = a, b` or `name = start..stop step s`")
-            continue
-        raw: Any = values if ".." in values else [v.strip().strip("\"'") for v in values.strip("[]").split(",")]
-        try:
-            axes.append(parse_axis(name, raw))
-        except ConfigError as exc:
-            errors.append(f"axes line {number}: {exc}")
-    return axes, errors
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the setup asks for: a definition, and how many trials at once on which engine."""
-
-    definition: SweepDefinition
-    workers: int | None
-    engine: str
-
-    @property
-    def key(self) -> str:
-        """Identifies a check's answer, so a stale one (the form changed since) is dropped."""
-        return json.dumps([self.definition.to_dict(), self.workers], sort_keys=True, default=str)
-
-    @property
-    def timing_key(self) -> str:
-        """A measured time per step holds for the same base config and threads per trial."""
-        return f"{self.definition.base.to_json()}|{self.workers}"
-
-    def slots(self) -> capacity.Slots:
-        d = self.definition
-        return capacity.cpu_slots(d.trial_count, capacity.largest_trial_bytes(d), self.workers)
-
-
-def new_sweep_path(models_dir: Path, name: str) -> Path:
-    base = Path(models_dir) / SWEEPS_DIR / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
-def list_sweeps(sweeps_dir: Path) -> list[SweepDir]:
-    """Readable sweeps, most recently updated first; damaged ones are left out."""
-    found = []
-    for path in sweeps_in(sweeps_dir):
-        try:
-            found.append(SweepDir.read(path))
-        except RunError:
-            continue
-    return sorted(found, key=lambda sweep: (sweep.path / SWEEP_FILE).stat().st_mtime, reverse=True)
-
-
-def sweep_counts(sweep: SweepDir) -> str:
-    counts = Counter(record.status for record in sweep.trials)
-    parts = [f"{counts.pop('done', 0)}/{sweep.definition.trial_count} done"]
-    parts += [f"{n} {status}" for status, n in counts.items()]
-    return ", ".join(parts)
-
-
-def resumable(sweep: SweepDir) -> bool:
-    return bool(sweep.unfinished()) or len(sweep.trials) < sweep.definition.trial_count
-
-
-# ----- the results as data -----------------------------------------------------------------------------
-def heatmap_data(sweep: SweepDir, metric: str, rows: Axis | None, cols: Axis) -> HeatmapData:
-    """`metric` of the done trials by the two axes' values; other axes are folded in by taking the best."""
-    values: dict[tuple[int, int], float] = {}
-    names: dict[tuple[int, int], str] = {}
-    failed: set[tuple[int, int]] = set()
-    for record in sweep.trials:
-        try:
-            cell = (rows.values.index(record.params[rows.name]) if rows else 0,
-                    cols.values.index(record.params[cols.name]))
-        except (KeyError, ValueError):
-            continue
-        value = record.metric(metric) if record.status == "done" else None
-        if value is not None and (cell not in values or value < values[cell]):
-            values[cell] = value
-            names[cell] = f"{record.id}: {describe_point(record.params)}"
-        elif record.status in ("failed", "diverged"):
-            failed.add(cell)
-    others = [a.name for a in sweep.definition.axes if a.name not in (cols.name, rows.name if rows else None)]
-    title = METRIC_LABELS[metric] + (f", best over {', '.join(others)}" if others else "")
-    return HeatmapData(title, rows.name if rows else "", cols.name,
-                       tuple(map(value_label, rows.values)) if rows else ("",), tuple(map(value_label, cols.values)),
-                       values, frozenset(failed - values.keys()), names)
-
-
-def average_speed(record: TrialRecord) -> float | None:
-    """Characters a second over the trial's whole time (start-up and evaluations included)."""
-    if record.seconds <= 0 or not record.step:
-        return None
-    return record.step * record.config["train"]["batch_size"] * record.config["data"]["seq_len"] / record.seconds
-
-
 def _loss(value: float | None, digits: int = 3) -> Text:
     return Text("–" if value is None else f"{value:.{digits}f}", justify="right")
 
 
 def _speed(value: float | None) -> Text:
-    if value is None:
-        return Text("–", justify="right")
-    for limit, unit in ((1e6, "M"), (1e3, "k")):
-        if value >= limit:
-            return Text(f"{value / limit:.1f}{unit}", justify="right")
-    return Text(f"{value:.0f}", justify="right")
+    return Text(speed_text(value), justify="right")
 
 
 def _thin(values: Sequence[Any], points: int) -> list[Any]:
