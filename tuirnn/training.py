@@ -46,6 +46,7 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
+from tuirnn.generation_record import WeightsOrigin
 from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
 from tuirnn.runs import RunDir, RunError, RunInUse
 from tuirnn.sampling import Generator, SamplingSettings
@@ -153,9 +154,41 @@ class Trainer:
         self.last_val_loss: float | None = None
         self.last_loss: float | None = None
         self.model_lock = threading.Lock()
-        """Held during each optimizer step; hold it to copy weights from another thread."""
+        """Held during each optimizer step; `live_generator` holds it to copy the weights."""
+        self._device: torch.device | None = None
+        self._model: CharRNN | None = None
         if resume and run is None:
             raise ConfigError("resuming needs a run directory")
+
+    def prepare(self) -> CharRNN:
+        """Pick the device and build the model from the config's seed. `run()` does this first; until then the
+        trainer has no device and no weights. Calling it again returns the same model."""
+        if self._model is None:
+            self._device = pick_device(self.config.train.device)
+            torch.manual_seed(self.config.train.seed)
+            self._model = CharRNN(self.config.model, len(self.corpus.vocab)).to(self._device)
+        return self._model
+
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            raise RuntimeError("the trainer has no device before prepare()")
+        return self._device
+
+    def live_generator(self) -> Generator | None:
+        """A generator over a copy of the weights being trained, taken between two optimizer steps, so it
+        can draw text on another thread while training goes on; None before the model exists."""
+        model = self._model  # set last by prepare(): the device is set when this is
+        if model is None:
+            return None
+        with self.model_lock:
+            weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            step = self.step
+        copy = CharRNN(self.config.model, len(self.corpus.vocab)).to(self.device)
+        copy.load_state_dict(weights)
+        generator = Generator(copy, self.corpus.vocab, self.device)
+        generator.origin = WeightsOrigin(str(self.run_dir.path) if self.run_dir else "", "live weights", step)
+        return generator
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._subscribers.append(callback)
@@ -207,12 +240,9 @@ class Trainer:
 
     def _train(self) -> Finished | Failed:
         cfg = self.config
-        m, d, t = cfg.model, cfg.data, cfg.train
-        device = pick_device(t.device)
-        self.device = device
-        torch.manual_seed(t.seed)
-        model = CharRNN(m, len(self.corpus.vocab)).to(device)
-        self.model = model
+        d, t = cfg.data, cfg.train
+        model = self.prepare()
+        device = self.device
         optimizer = make_optimizer(t, model, device)
         train_ids, val_ids = self.corpus.split(d.val_fraction)
         batches = make_batches(to_device_ids(train_ids, device), d, t.batch_size)

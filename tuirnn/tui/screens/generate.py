@@ -210,22 +210,15 @@ class GenerateScreen(Screen[None]):
 
     def _generator(self, source: str) -> Generator:
         """Load (or reuse) the weights: a saved run's best checkpoint, or a copy of the training model."""
-        from tuirnn.models import CharRNN
         from tuirnn.runs import RunDir
-        from tuirnn.sampling import Generator, generator_for_run
+        from tuirnn.sampling import generator_for_run
 
         if source == CURRENT_RUN:
             trainer = self.tuirnn.trainer
-            if trainer is None or getattr(trainer, "model", None) is None:
+            live = trainer.live_generator() if trainer is not None else None
+            if live is None:
                 raise RunError("the training run has no model yet")
-            with trainer.model_lock:
-                weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-                step = trainer.step
-            model = CharRNN(trainer.config.model, len(trainer.corpus.vocab)).to(trainer.device)
-            model.load_state_dict(weights)
-            generator = Generator(model, trainer.corpus.vocab, trainer.device)
-            generator.origin = WeightsOrigin(str(trainer.run_dir.path), "live weights", step)
-            return generator
+            return live
         run = RunDir.open(Path(source))
         checkpoint = run.checkpoint_for("best")
         stamp = checkpoint.stat().st_mtime
