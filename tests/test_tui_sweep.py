@@ -24,7 +24,9 @@ from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.screens.generate import GenerateScreen
-from tuirnn.tui.screens.sweep import SweepFeed, SweepScreen, TrialTable
+from tuirnn.tui.feed import SweepFeed
+from tuirnn.tui.screens.sweep.screen import SweepScreen
+from tuirnn.tui.screens.sweep.trials import TrialTable
 from tuirnn.tui.widgets.heatmap import (
     BEST,
     CELL_WIDTH,
@@ -102,7 +104,7 @@ def test_key_5_opens_the_sweep_screen_with_a_checked_default_setup(tmp_path: Pat
             await pilot.press("5")
             screen = app.screen
             assert isinstance(screen, SweepScreen)
-            await wait_for(pilot, lambda: screen._checked is not None)
+            await wait_for(pilot, lambda: screen.setup.checked is not None)
             checks = str(screen.query_one("#setup-checks").render())
             assert "✓ 4 trials, grid" in checks and "steps in all" in checks
             await set_up(app, pilot, ["lr=1..0"])

@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tuirnn.runs import SWEEPS_DIR, RunError, sweeps_in
-from tuirnn.sweeps.sweepdir import SWEEP_FILE, SweepDir
+from tuirnn.runs import SWEEP_FILE, SWEEPS_DIR, RunError, sweeps_in
+from tuirnn.sweeps.sweepdir import SweepDir
 
 
 def new_sweep_path(models_dir: Path, name: str) -> Path:

@@ -68,7 +68,8 @@ def average_speed(record: TrialRecord) -> float | None:
     """Characters a second over the trial's whole time (start-up and evaluations included)."""
     if record.seconds <= 0 or not record.step:
         return None
-    return record.step * record.config["train"]["batch_size"] * record.config["data"]["seq_len"] / record.seconds
+    chars_per_step = int(record.config["train"]["batch_size"]) * int(record.config["data"]["seq_len"])
+    return record.step * chars_per_step / record.seconds
 
 
 def speed_text(chars_per_s: float | None) -> str:
