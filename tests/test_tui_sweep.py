@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import multiprocessing
 import random
 import time
@@ -19,12 +20,12 @@ from rich.style import Style
 from textual.widgets import TabbedContent, TextArea
 
 from tuirnn.config import RunConfig
-from tuirnn.sweeps.definition import sweep_preset
+from tuirnn.sweeps.definition import describe_point, sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
-from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.feed import SweepFeed
+from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.sweep.screen import SweepScreen
 from tuirnn.tui.screens.sweep.trials import TrialTable
 from tuirnn.tui.widgets.heatmap import (
@@ -222,6 +223,44 @@ def test_snapshot_heatmap_of_a_saved_sweep(snap_compare: Callable[..., bool], tm
                                            size: tuple[int, int]) -> None:
     write_fixed_sweep(tmp_path / "models")
     assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter"], terminal_size=size)
+
+
+def write_trial_logs(path: Path) -> None:
+    """Logs for the fixed sweep's done trials: a loss curve falling to the trial's last loss, and one sample."""
+    sweep = SweepDir.read(path)
+    for record in sweep.trials:
+        if record.status != "done":
+            continue
+        trial = sweep.trial_path(record)
+        trial.mkdir(parents=True)
+        metrics = [{"step": step, "loss": record.last_loss + 2.5 * math.exp(-step / (100 + record.number))}
+                   for step in range(50, 1001, 50)]
+        (trial / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in metrics))
+        sample = {"step": 1000, "prompt": "The ", "seed": 0,
+                  "text": f"free spirit of trial {record.id}, {describe_point(record.params)}, says no more."}
+        (trial / "samples.jsonl").write_text(json.dumps(sample) + "\n")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_snapshot_setup_checked(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    """The default axes over the app's configuration (the offline corpus, so the cost is the same anywhere)."""
+    app = make_app(tmp_path, tiny_config("default"))
+
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("5")
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        await wait_for(pilot, lambda: screen.setup.checked is not None)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("panel", ["t", "c", "s"], ids=["trials", "curves", "samples"])
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_snapshot_results_of_a_saved_sweep(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int],
+                                           panel: str) -> None:
+    write_trial_logs(write_fixed_sweep(tmp_path / "models"))
+    assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter", panel], terminal_size=size)
 
 
 def test_a_saved_sweep_opens_from_the_list_and_one_run_by_another_process_is_not_resumed(tmp_path: Path) -> None:
