@@ -1,6 +1,7 @@
-"""The Sweep screen, driven by keys: a tiny grid run to the end, stop and resume, results from a saved sweep;
-the heatmap widget and the screen's helpers on their own. Trials are tiny (GRU 8-16 hidden, seq 16,
-batch 8, 10 steps) on a generated text, so most of the time is the trial processes' start-up."""
+"""The Sweep screen, driven by keys: a tiny grid run to the end, stop and resume, a sweep the app started
+before the screen was first shown, results from a saved sweep and snapshots of its panels; the heatmap
+widget and the sweep feed on their own. Trials are tiny (GRU 8-16 hidden, seq 16, batch 8, 10 steps) on a
+generated text, so most of the time is the trial processes' start-up."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from rich.style import Style
 from textual.widgets import TabbedContent, TextArea
 
 from tuirnn.config import RunConfig
-from tuirnn.sweeps.definition import describe_point, sweep_preset
+from tuirnn.sweeps.definition import Axis, SweepDefinition, describe_point, sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
+from tuirnn.sweeps.start import SweepPlan
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.feed import SweepFeed
@@ -156,7 +158,11 @@ def test_tiny_grid_runs_to_the_end_and_shows_its_results(tmp_path: Path, text_fi
             assert "step 10" in screen.query_one("#best-sample-text").render().plain
 
             await pilot.press("t", "enter")
-            assert isinstance(app.screen, GenerateScreen)
+            generate = app.screen
+            assert isinstance(generate, GenerateScreen)
+            await pilot.pause()
+            trial = screen.sweep.trial_path(screen.sweep.trials[0])
+            assert generate.run_path == trial and generate.query_one("#gen-run").value == str(trial)
 
     asyncio.run(scenario())
 
@@ -195,6 +201,32 @@ def test_stop_requeues_the_running_trial_resume_continues_it_and_quitting_stops_
     saved = SweepDir.open(sweeps[0].path)
     assert [record.status for record in saved.trials] == ["queued"]
     assert saved.trials[0].step > 0
+
+
+def test_the_screen_follows_and_stops_a_sweep_the_app_started_before_it_was_shown(
+        tmp_path: Path, text_file: Path) -> None:
+    config = tiny_config(text_file, hidden_size=8, max_steps=1_000_000, log_every=5)
+    definition = SweepDefinition("early", config, (Axis("lr", (0.01, 0.003)),))
+    app = make_app(tmp_path, config)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            sweep = SweepDir.create(tmp_path / "models" / "sweeps" / "early", definition, claim=True)
+            app.ensure_torch()
+            app.sweeps.start(sweep, SweepPlan(definition, 1, "local"))
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen) and screen.sweep is sweep and screen.running
+            assert screen.check_action("stop", ()) and not screen.check_action("run", ())
+            await wait_for(pilot, lambda: statuses(screen) == ["running"] and sweep.trials[0].step > 0)
+            assert "running" in str(screen.query_one("#sweep-status").render())
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: not screen.running)
+            assert statuses(screen) == ["queued"]
+            assert "ctrl+g resumes" in str(screen.query_one("#sweep-status").render())
+
+    asyncio.run(scenario())
+    assert multiprocessing.active_children() == []
 
 
 def write_fixed_sweep(models: Path) -> Path:

@@ -81,8 +81,8 @@ class SetupPanel(TabPane):
         self._loaded: SweepDefinition | None = None
         """The definition last loaded (preset, file or saved sweep): its base is a base choice."""
         self.plan: SweepPlan | None = None
-        """What the form asks for, or None while it has errors (`plan_errors`)."""
-        self.plan_errors: list[str] = []
+        """What the form asks for, or None while it has errors."""
+        self._plan_errors: list[str] = []
         self.checked: Checked | None = None
         """The check of the current plan, once it has come back."""
         self._check_timer: Timer | None = None
@@ -154,7 +154,7 @@ class SetupPanel(TabPane):
         """The form's plan if it can start now, else None after saying why."""
         plan = self.plan
         if plan is None:
-            notify_error(self, "; ".join(self.plan_errors), "Fix the setup first")
+            notify_error(self, "; ".join(self._plan_errors), "Fix the setup first")
             return None
         checked = self.checked
         check = checked.check if checked is not None else check_sweep(plan.definition)
@@ -183,7 +183,7 @@ class SetupPanel(TabPane):
         """Time a few real steps of the base config in a worker; False (after saying why) when the form has
         errors."""
         if self.plan is None:
-            notify_error(self, "; ".join(self.plan_errors), "Fix the setup first")
+            notify_error(self, "; ".join(self._plan_errors), "Fix the setup first")
             return False
         self._calibrating = True
         self._ensure_torch()
@@ -242,7 +242,7 @@ class SetupPanel(TabPane):
         base = self._base()
         self.query_one("#max_steps", Input).placeholder = f"base: {base.train.max_steps or 'none (epochs)'}"
         self.query_one("#epochs", Input).placeholder = f"base: {base.train.epochs}"
-        self.plan, self.plan_errors = self._read_plan()
+        self.plan, self._plan_errors = self._read_plan()
         self.checked = None
         if self._check_timer is not None:
             self._check_timer.stop()
@@ -334,7 +334,7 @@ class SetupPanel(TabPane):
         plan, checked = self.plan, self.checked
         if plan is None:
             text.append("✗ fix the setup\n", "bold red")
-            for error in self.plan_errors:
+            for error in self._plan_errors:
                 text.append(f"• {error}\n", "red")
         elif checked is None:
             text.append("checking…\n", "dim")
