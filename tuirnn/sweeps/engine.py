@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tuirnn.config import ConfigError
 from tuirnn.sweeps.events import (
     SweepEnded,
     SweepEvent,
@@ -108,3 +109,21 @@ class SweepEngine:
         event = SweepEnded(self.sweep.path, {k: v for k, v in counts.items() if v}, stopped)
         self._emit(event)
         return event
+
+
+ENGINES = ("local", "ray")
+
+
+def make_engine(sweep: SweepDir, engine: str, workers: int | None = None, data_dir: Path | None = None,
+                address: str | None = None) -> SweepEngine:
+    """The engine that runs `sweep`: `local` processes on this machine, or `ray` (a local Ray, or the
+    cluster at `address`). Imported here, so that choosing one never loads the other's libraries."""
+    if engine == "ray":
+        from tuirnn.sweeps.ray_engine import RayEngine
+
+        return RayEngine(sweep, workers, address, data_dir)
+    if engine != "local":
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    from tuirnn.sweeps.local import LocalEngine
+
+    return LocalEngine(sweep, workers, data_dir)

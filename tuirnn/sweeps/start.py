@@ -1,21 +1,15 @@
-"""What an interactive setup asks to run (a definition, how many trials at once, on which engine), and the
-engine that runs it. The engines are imported only when one is made: the local one loads Optuna, and its
-trials torch, in their own time."""
+"""What an interactive setup asks to run (a definition, how many trials at once, on which engine), and whether
+that engine can run here. `tuirnn.sweeps.engine.make_engine` makes the engine."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tuirnn.config import ConfigError
 from tuirnn.sweeps import capacity
 from tuirnn.sweeps.definition import SweepDefinition
-from tuirnn.sweeps.sweepdir import SweepDir
 
-if TYPE_CHECKING:
-    from tuirnn.sweeps.engine import SweepEngine
 
 @dataclass(frozen=True)
 class SweepPlan:
@@ -23,7 +17,7 @@ class SweepPlan:
     workers: int | None
     """Trials at once; None lets the engine choose from the cores and memory."""
     engine: str
-    """`local` (processes on this machine) or `ray`."""
+    """One of tuirnn.sweeps.engine.ENGINES: `local` (processes on this machine) or `ray`."""
 
     @property
     def key(self) -> str:
@@ -50,14 +44,3 @@ def engine_problem(engine: str) -> str | None:
         except ConfigError as exc:
             return str(exc)
     return None
-
-
-def make_engine(sweep: SweepDir, plan: SweepPlan, data_dir: Path) -> SweepEngine:
-    """The plan's engine over `sweep`, ready to `run()`."""
-    if plan.engine == "ray":
-        from tuirnn.sweeps.ray_engine import RayEngine
-
-        return RayEngine(sweep, plan.workers, data_dir=data_dir)
-    from tuirnn.sweeps.local import LocalEngine
-
-    return LocalEngine(sweep, plan.workers, data_dir)

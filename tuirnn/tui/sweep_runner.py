@@ -19,16 +19,15 @@ from typing import TYPE_CHECKING, Any
 from textual.signal import Signal
 from textual.worker import Worker, get_current_worker
 
+from tuirnn.sweeps.engine import SweepEngine, make_engine
 from tuirnn.sweeps.events import SweepEnded, SweepEvent
-from tuirnn.sweeps.start import SweepPlan, make_engine
+from tuirnn.sweeps.start import SweepPlan
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.feed import SweepFeed
 from tuirnn.tui.messages import SweepNews
 
 if TYPE_CHECKING:
     from textual.app import App
-
-    from tuirnn.sweeps.engine import SweepEngine
 
 GROUP = "sweep-run"
 """The worker group of the engine, as the app sees it in `Worker.StateChanged`."""
@@ -87,7 +86,7 @@ class SweepRunner:
         try:
             if plan.engine == "local":
                 _start_resource_tracker()
-            engine = make_engine(sweep, plan, self._data_dir)
+            engine = make_engine(sweep, plan.engine, plan.workers, self._data_dir)
             engine.subscribe(feed)
             finished = threading.Event()
             threading.Thread(target=_forward_stop, args=(get_current_worker(), engine, stop, finished),

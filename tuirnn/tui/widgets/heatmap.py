@@ -37,7 +37,7 @@ def scale_color(fraction: float) -> Color:
     for (start, low), (stop, high) in pairwise(SCALE):
         if fraction <= stop:
             t = (fraction - start) / (stop - start)
-            return Color.from_rgb(*(round(a + (b - a) * t) for a, b in zip(low, high, strict=True)))
+            return Color.from_rgb(*(round(a + (b - a) * t) for a, b in zip(low, high, strict=False)))
     return Color.from_rgb(*SCALE[-1][1])
 
 
