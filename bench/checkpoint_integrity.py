@@ -44,7 +44,7 @@ from tuirnn.checkpoint import Checkpoint, content_digest, load_checkpoint, save_
 from tuirnn.config import ModelConfig
 from tuirnn.corpus import Vocabulary
 from tuirnn.models import CharRNN
-from tuirnn.training import rng_snapshot
+from tuirnn.resume import rng_snapshot
 
 BATCH = 64
 

@@ -41,8 +41,8 @@ from tuirnn.batching import Batches, make_batches, to_device_ids
 from tuirnn.config import PRECISIONS, ConfigError, RunConfig, preset, with_overrides
 from tuirnn.devices import pick_device
 from tuirnn.models import CharRNN
+from tuirnn.optimization import make_optimizer
 from tuirnn.train_step import TrainStep, resolve_precision, set_fp32_matmul_precision
-from tuirnn.training import make_optimizer
 
 CHARS_PER_STEP = _study.STUDY_BATCH * _study.STUDY_SEQ_LEN
 

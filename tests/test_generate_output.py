@@ -31,10 +31,15 @@ def test_a_pipe_sees_the_text_as_it_is_drawn_and_ctrl_c_keeps_it(run: RunDir, tm
     child = subprocess.Popen(
         [sys.executable, "-m", "tuirnn", "generate", str(run.path), "--prompt", "The ", "--length", "5000000",
          "--seed", "3", "--output", str(output)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        bufsize=0)  # unbuffered: what is read here is exactly what communicate() does not read again
     try:
         assert child.stdout is not None
-        first = child.stdout.read(200)  # arrives long before the 5,000,000 characters are done
+        first = b""
+        while len(first) < 200:  # arrives long before the 5,000,000 characters are done
+            chunk = child.stdout.read(200 - len(first))
+            assert chunk, "the generator ended before it had written 200 characters"
+            first += chunk
         assert first.startswith(b"The ") and child.poll() is None
         time.sleep(0.3)
         child.send_signal(signal.SIGINT)

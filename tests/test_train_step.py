@@ -14,8 +14,8 @@ from tuirnn.batching import make_batches
 from tuirnn.config import ConfigError, RunConfig, validate
 from tuirnn.corpus import Vocabulary
 from tuirnn.models import CharRNN, detach_state
+from tuirnn.optimization import make_optimizer
 from tuirnn.train_step import TrainStep, graph_unavailable, resolve_precision
-from tuirnn.training import make_optimizer
 
 CPU = torch.device("cpu")
 TEXT = make_text(6000)

@@ -32,8 +32,9 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
+from tuirnn.optimization import lr_factor
 from tuirnn.runs import RunDir, RunInUse, delete_run
-from tuirnn.training import Trainer, lr_factor
+from tuirnn.training import Trainer
 
 
 @pytest.fixture

@@ -1,22 +1,33 @@
-"""The app's main flow, driven by keys: train, watch, pause, stop, generate reproducibly, quit safely."""
+"""The app's main flow, driven by keys: train, watch, pause, stop, generate reproducibly, quit safely (a sweep
+running too, whatever screen was shown); and the news messages that coalesce."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_tui_process import _exit_status, _spawn_app, _wait
+from tui_helpers import tiny_config
 
 from tuirnn.checkpoint import load_checkpoint
-from tuirnn.config import RunConfig
-from tuirnn.runs import RunDir, list_runs
+from tuirnn.config import RunConfig, save_toml
+from tuirnn.events import Paused
+from tuirnn.runs import TRIALS_DIR, RunDir, list_runs
+from tuirnn.sweeps.definition import Axis, SweepDefinition
+from tuirnn.sweeps.start import SweepPlan
+from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
+from tuirnn.tui.messages import SweepNews, TrainingChanged
+from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.train import TrainScreen
-from tui_helpers import tiny_config
 
 SIZE = (80, 24)
 
@@ -87,10 +98,12 @@ def test_train_watch_pause_stop_and_generate(tmp_path: Path, nietzsche_path: Pat
             assert generate.settings.temperature == pytest.approx(temperature + 0.1)
             assert f"temp {temperature + 0.1:.1f}" in str(generate.query_one("#gen-settings").render())
             await pilot.press("g")
-            await wait_for(pilot, lambda: generate.settings.greedy and len(generate.generated) == generate.settings.length)
+            await wait_for(pilot, lambda: generate.settings.greedy
+                           and len(generate.generated) == generate.settings.length)
             greedy = generate.text()
             await pilot.press("g", "g")
-            await wait_for(pilot, lambda: generate.settings.greedy and len(generate.generated) == generate.settings.length)
+            await wait_for(pilot, lambda: generate.settings.greedy
+                           and len(generate.generated) == generate.settings.length)
             assert generate.text() == greedy
 
     asyncio.run(scenario())
@@ -175,3 +188,108 @@ def test_configure_a_tiny_model_by_keys_then_train(tmp_path: Path, nietzsche_pat
             assert app.feed.latest.step == 60 and len(app.feed.samples) == 3
 
     asyncio.run(scenario())
+
+
+# ----- a sweep running while the Sweep screen was never shown ---------------------------------------------
+
+
+def endless_sweep(models: Path, corpus: Path) -> SweepDir:
+    """A two-trial sweep, one trial at a time, whose trials would train for ever: written, not claimed."""
+    base = tiny_config(corpus, max_steps=1_000_000, eval_every=1_000_000, sample_every=0)
+    definition = SweepDefinition("endless", base, (Axis("lr", (0.01, 0.003)),))
+    return SweepDir.create(models / "sweeps" / "endless", definition)
+
+
+def assert_stopped_and_saved(path: Path) -> None:
+    """The running trial was stopped with a checkpoint and re-queued; its run and the sweep are free."""
+    sweep = SweepDir.open(path)  # the sweep's lock is free
+    assert [record.status for record in sweep.trials] == ["queued"]
+    trial = RunDir.open_claimed(path / TRIALS_DIR / sweep.trials[0].id)  # no trial process holds the run
+    logged = max(int(record["step"]) for record in trial.metrics())
+    assert load_checkpoint(trial.latest_path).step >= logged > 0
+    trial.release()
+    sweep.release()
+
+
+def test_quitting_stops_a_sweep_the_sweep_screen_never_showed(tmp_path: Path, nietzsche_path: Path) -> None:
+    app = make_app(tmp_path, tiny_config(nietzsche_path))
+    path = endless_sweep(tmp_path / "models", nietzsche_path).path
+    idle_at_exit: list[bool] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            sweep = SweepDir.open(path)
+            app.ensure_torch()
+            app.sweeps.start(sweep, SweepPlan(sweep.definition, 1, "local"))
+            await wait_for(pilot, lambda: bool(sweep.trials) and sweep.trials[0].step > 0, timeout=60)
+            assert app.current_mode == "train" and app.sweeps.running
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, ConfirmScreen) and "A sweep is running" in app.screen.question
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not app.is_running, timeout=60)
+            idle_at_exit.append(app.sweeps.idle.is_set())
+
+    asyncio.run(scenario())
+    assert idle_at_exit == [True]  # the app exited once the sweep had stopped, not by cancelling its worker
+    assert multiprocessing.active_children() == []
+    assert_stopped_and_saved(path)
+
+
+SWEEPING_APP = """
+import sys
+from pathlib import Path
+from tuirnn.sweeps.start import SweepPlan
+from tuirnn.sweeps.sweepdir import SweepDir
+from tuirnn.tui.app import TuirnnApp
+
+shown = TuirnnApp.on_mount
+
+def on_mount(self):  # the app starts a sweep as soon as it is shown, without the Sweep screen
+    shown(self)
+    self.ensure_torch()
+    sweep = SweepDir.open(Path(SWEEP))
+    self.sweeps.start(sweep, SweepPlan(sweep.definition, 1, "local"))
+
+TuirnnApp.on_mount = on_mount
+from tuirnn.cli import main
+sys.exit(main(["--config", CONFIG]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_hangup_or_terminate_stops_and_saves_a_sweep_the_sweep_screen_never_showed(
+        tmp_path: Path, nietzsche_path: Path, signum: int) -> None:
+    config_file = tmp_path / "tiny.toml"
+    save_toml(tiny_config(nietzsche_path), config_file)
+    path = endless_sweep(tmp_path / "models", nietzsche_path).path
+    code = SWEEPING_APP.replace("SWEEP", repr(str(path))).replace("CONFIG", repr(str(config_file)))
+    pid, master, screen = _spawn_app(tmp_path, config_file, code=code)
+
+    def trained() -> bool:
+        metrics = path / TRIALS_DIR / "t000" / "metrics.jsonl"
+        return metrics.exists() and metrics.stat().st_size > 200
+
+    try:
+        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+        _wait(trained, 90, "the sweep's first trial to log metrics")
+        os.kill(pid, signum)
+        if signum == signal.SIGHUP:
+            os.close(master)  # the terminal is gone: every later write by the app fails
+        status = _exit_status(pid, 60)
+    finally:
+        if signum != signal.SIGHUP:
+            os.close(master)
+    assert os.WIFEXITED(status), f"the app died from signal {os.WTERMSIG(status) if os.WIFSIGNALED(status) else '?'}"
+    assert_stopped_and_saved(path)
+
+
+# ----- news messages -------------------------------------------------------------------------------------
+
+
+def test_coalesced_news_gives_way_to_later_news_and_events_never_do() -> None:
+    metrics, finished = TrainingChanged(None), TrainingChanged(Paused(10))
+    assert metrics.can_replace(TrainingChanged(None)) and metrics.can_replace(finished)
+    assert not finished.can_replace(TrainingChanged(None)) and not finished.can_replace(metrics)  # events stay
+    assert not metrics.can_replace(SweepNews())
+    assert SweepNews().can_replace(SweepNews()) and not SweepNews().can_replace(metrics)

@@ -1,11 +1,13 @@
-"""The Sweep screen, driven by keys: a tiny grid run to the end, stop and resume, results from a saved sweep;
-the heatmap widget and the screen's helpers on their own. Trials are tiny (GRU 8-16 hidden, seq 16,
-batch 8, 10 steps) on a generated text, so most of the time is the trial processes' start-up."""
+"""The Sweep screen, driven by keys: a tiny grid run to the end, stop and resume, a sweep the app started
+before the screen was first shown, results from a saved sweep and snapshots of its panels; the heatmap
+widget and the sweep feed on their own. Trials are tiny (GRU 8-16 hidden, seq 16, batch 8, 10 steps) on a
+generated text, so most of the time is the trial processes' start-up."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import multiprocessing
 import random
 import time
@@ -19,12 +21,15 @@ from rich.style import Style
 from textual.widgets import TabbedContent, TextArea
 
 from tuirnn.config import RunConfig
-from tuirnn.sweeps.definition import sweep_preset
+from tuirnn.sweeps.definition import Axis, SweepDefinition, describe_point, sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
+from tuirnn.sweeps.start import SweepPlan
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
+from tuirnn.tui.feed import SweepFeed
 from tuirnn.tui.screens.generate import GenerateScreen
-from tuirnn.tui.screens.sweep import SweepFeed, SweepScreen, TrialTable, axis_text, parse_axes_text
+from tuirnn.tui.screens.sweep.screen import SweepScreen
+from tuirnn.tui.screens.sweep.trials import TrialTable
 from tuirnn.tui.widgets.heatmap import (
     BEST,
     CELL_WIDTH,
@@ -102,7 +107,7 @@ def test_key_5_opens_the_sweep_screen_with_a_checked_default_setup(tmp_path: Pat
             await pilot.press("5")
             screen = app.screen
             assert isinstance(screen, SweepScreen)
-            await wait_for(pilot, lambda: screen._checked is not None)
+            await wait_for(pilot, lambda: screen.setup.checked is not None)
             checks = str(screen.query_one("#setup-checks").render())
             assert "✓ 4 trials, grid" in checks and "steps in all" in checks
             await set_up(app, pilot, ["lr=1..0"])
@@ -153,7 +158,11 @@ def test_tiny_grid_runs_to_the_end_and_shows_its_results(tmp_path: Path, text_fi
             assert "step 10" in screen.query_one("#best-sample-text").render().plain
 
             await pilot.press("t", "enter")
-            assert isinstance(app.screen, GenerateScreen)
+            generate = app.screen
+            assert isinstance(generate, GenerateScreen)
+            await pilot.pause()
+            trial = screen.sweep.trial_path(screen.sweep.trials[0])
+            assert generate.run_path == trial and generate.query_one("#gen-run").value == str(trial)
 
     asyncio.run(scenario())
 
@@ -194,6 +203,32 @@ def test_stop_requeues_the_running_trial_resume_continues_it_and_quitting_stops_
     assert saved.trials[0].step > 0
 
 
+def test_the_screen_follows_and_stops_a_sweep_the_app_started_before_it_was_shown(
+        tmp_path: Path, text_file: Path) -> None:
+    config = tiny_config(text_file, hidden_size=8, max_steps=1_000_000, log_every=5)
+    definition = SweepDefinition("early", config, (Axis("lr", (0.01, 0.003)),))
+    app = make_app(tmp_path, config)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            sweep = SweepDir.create(tmp_path / "models" / "sweeps" / "early", definition, claim=True)
+            app.ensure_torch()
+            app.sweeps.start(sweep, SweepPlan(definition, 1, "local"))
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen) and screen.sweep is sweep and screen.running
+            assert screen.check_action("stop", ()) and not screen.check_action("run", ())
+            await wait_for(pilot, lambda: statuses(screen) == ["running"] and sweep.trials[0].step > 0)
+            assert "running" in str(screen.query_one("#sweep-status").render())
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: not screen.running)
+            assert statuses(screen) == ["queued"]
+            assert "ctrl+g resumes" in str(screen.query_one("#sweep-status").render())
+
+    asyncio.run(scenario())
+    assert multiprocessing.active_children() == []
+
+
 def write_fixed_sweep(models: Path) -> Path:
     """The study's 7x9 grid as a finished-but-stopped sweep, written by hand: no training, fixed numbers."""
     definition = sweep_preset("study-grid").with_base_overrides({"epochs": 2})
@@ -220,6 +255,44 @@ def test_snapshot_heatmap_of_a_saved_sweep(snap_compare: Callable[..., bool], tm
                                            size: tuple[int, int]) -> None:
     write_fixed_sweep(tmp_path / "models")
     assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter"], terminal_size=size)
+
+
+def write_trial_logs(path: Path) -> None:
+    """Logs for the fixed sweep's done trials: a loss curve falling to the trial's last loss, and one sample."""
+    sweep = SweepDir.read(path)
+    for record in sweep.trials:
+        if record.status != "done":
+            continue
+        trial = sweep.trial_path(record)
+        trial.mkdir(parents=True)
+        metrics = [{"step": step, "loss": record.last_loss + 2.5 * math.exp(-step / (100 + record.number))}
+                   for step in range(50, 1001, 50)]
+        (trial / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in metrics))
+        sample = {"step": 1000, "prompt": "The ", "seed": 0,
+                  "text": f"free spirit of trial {record.id}, {describe_point(record.params)}, says no more."}
+        (trial / "samples.jsonl").write_text(json.dumps(sample) + "\n")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_snapshot_setup_checked(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    """The default axes over the app's configuration (the offline corpus, so the cost is the same anywhere)."""
+    app = make_app(tmp_path, tiny_config("default"))
+
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("5")
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        await wait_for(pilot, lambda: screen.setup.checked is not None)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("panel", ["t", "c", "s"], ids=["trials", "curves", "samples"])
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_snapshot_results_of_a_saved_sweep(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int],
+                                           panel: str) -> None:
+    write_trial_logs(write_fixed_sweep(tmp_path / "models"))
+    assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter", panel], terminal_size=size)
 
 
 def test_a_saved_sweep_opens_from_the_list_and_one_run_by_another_process_is_not_resumed(tmp_path: Path) -> None:
@@ -305,21 +378,7 @@ def test_study_grid_fits_80_columns_and_grows_on_a_larger_screen() -> None:
     assert [format_value(v) for v in (1.23456, 12.3456, 123.456, 12345.6)] == ["1.235", "12.35", "123.5", "12346"]
 
 
-# ----- the setup text and the event feed ---------------------------------------------------------------
-
-
-def test_axes_text_lines_parse_like_a_sweep_toml_and_round_trip() -> None:
-    axes, errors = parse_axes_text("hidden_size = 256, 512\n# a comment\ndropout = 0.1..0.5 step 0.1\n"
-                                   "cell = lstm, 'gru'\n\nlr = [0.01, 0.001]")
-    assert errors == []
-    assert [(a.name, a.values) for a in axes] == [
-        ("hidden_size", (256, 512)), ("dropout", (0.1, 0.2, 0.3, 0.4, 0.5)), ("cell", ("lstm", "gru")),
-        ("lr", (0.01, 0.001))]
-    _, errors = parse_axes_text("hidden_size 256\nnope = 1, 2\nlayers = 1.5, 2\ndropout = 0.5..0.1")
-    assert [error.split(":")[0] for error in errors] == ["axes line 1", "axes line 2", "axes line 3", "axes line 4"]
-    study = sweep_preset("study-grid").axes
-    assert [axis_text(a) for a in study] == ["hidden_size = 256..1024 step 128", "dropout = 0.1..0.9 step 0.1"]
-    assert parse_axes_text("\n".join(map(axis_text, study)))[0] == list(study)
+# ----- the event feed ---------------------------------------------------------------
 
 
 def test_feed_coalesces_progress_and_announces_trial_ends_at_once() -> None:

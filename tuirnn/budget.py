@@ -124,3 +124,56 @@ class BudgetClock:
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.budget_s - self.elapsed(now))
+
+
+class Pacer:
+    """When a run stops, validates and samples: as the settings say, or, with a time budget, as planned
+    once the first steps have been timed (the plan is kept with the run, so a resume ends where it would
+    have)."""
+
+    def __init__(self, cadence: Cadence, clock: BudgetClock | None = None):
+        self.cadence = cadence
+        self.clock = clock
+
+    @classmethod
+    def for_budget(cls, budget_s: float, started: float, step: int, far: int) -> Pacer:
+        """A probe first: no validations or samples, and `far` steps ahead until the plan is made."""
+        return cls(Cadence(step + far, 0, 0), BudgetClock(budget_s, started, step))
+
+    @property
+    def planning(self) -> bool:
+        """Whether the steps are still to be planned (a budget's probe is running)."""
+        return self.clock is not None and not self.clock.planned
+
+    def probe_done(self, step: int, now: float) -> bool:
+        return self.clock is not None and self.clock.probe_done(step, now)
+
+    def end_if_spent(self, step: int, now: float) -> None:
+        """End at `step` when only the final validation, checkpoint and sample still fit in the budget."""
+        if self.clock is not None and self.clock.planned and self.clock.spent(now):
+            self.cadence = Cadence(step, self.cadence.eval_every, self.cadence.sample_every)
+
+    def plan(self, step: int, seconds_per_step: float, now: float, keep_spacing: bool = False) -> Cadence:
+        """Fit the rest of the run in what is left of the budget, from the costs measured so far."""
+        clock = self.clock
+        assert clock is not None
+        self.cadence = plan(clock.budget_s, clock.elapsed(now), step,
+                            Costs(seconds_per_step, clock.evaluation_s, clock.sample_s),
+                            self.cadence if keep_spacing else None)
+        clock.planned = True
+        return self.cadence
+
+    def shown_total(self, step: int, now: float, stepping_since: float) -> int:
+        """The total steps to show: while the probe runs, the steps the budget would hold at the rate so far
+        (0 before the first step)."""
+        clock = self.clock
+        if clock is None or clock.planned:
+            return self.cadence.total_steps
+        done = step - clock.start_step
+        if done <= 0:
+            return 0
+        return step + int(clock.remaining(now) * done / max(now - stepping_since, 1e-9))
+
+    def eta(self, now: float) -> float | None:
+        """Seconds left, where a budget says it; None where the steps and their speed do."""
+        return self.clock.remaining(now) if self.clock is not None else None

@@ -13,26 +13,20 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
-from tuirnn.atomic import remove_stale_temps
 from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_ids
-from tuirnn.budget import BudgetClock, Cadence, Costs, evaluation_chars, plan
+from tuirnn.budget import Cadence, Pacer, evaluation_chars
 from tuirnn.checkpoint import (
     Checkpoint,
-    CheckpointError,
-    intact_step,
-    load_checkpoint,
-    load_weights,
     save_checkpoint,
     vocab_digest,
 )
-from tuirnn.config import MAX_STEPS, ConfigError, RunConfig, TrainConfig, validate
-from tuirnn.corpus import Corpus, CorpusError
+from tuirnn.config import MAX_STEPS, ConfigError, RunConfig, validate
+from tuirnn.corpus import Corpus
 from tuirnn.devices import describe_device, memory_in_use, pick_device
 from tuirnn.errors import TuirnnError
 from tuirnn.events import (
@@ -48,7 +42,10 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
-from tuirnn.models import CharRNN, State, state_from_tensors, state_tensors
+from tuirnn.generation_record import WeightsOrigin
+from tuirnn.models import CharRNN, State, state_tensors
+from tuirnn.optimization import lr_factor, make_optimizer
+from tuirnn.resume import restore, rng_snapshot
 from tuirnn.runs import RunDir, RunInUse
 from tuirnn.sampling import Generator
 from tuirnn.sampling_settings import SamplingSettings
@@ -73,48 +70,6 @@ def is_out_of_memory(error: RuntimeError) -> bool:
     alloc_cpu.cpp] ... can't allocate memory`."""
     text = str(error).lower()
     return "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
-
-
-def make_optimizer(train: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
-    params = list(model.parameters())
-    fused = {"fused": True} if device.type == "cuda" else {}
-    if train.optimizer == "adam":
-        return torch.optim.Adam(params, lr=train.lr, weight_decay=train.weight_decay, **fused)
-    if train.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay, **fused)
-    return torch.optim.SGD(params, lr=train.lr, momentum=0.9, weight_decay=train.weight_decay)
-
-
-def lr_factor(train: TrainConfig, step: int, total_steps: int) -> float:
-    """Learning-rate multiplier for a 0-based step: linear warmup, then constant, cosine or linear decay
-    to a tenth of the base rate. Computed from the step alone, so a resume needs no scheduler state."""
-    if train.schedule == "constant":
-        return 1.0
-    if step < train.warmup_steps:
-        return (step + 1) / train.warmup_steps
-    span = max(1, total_steps - train.warmup_steps)
-    progress = min(1.0, (step - train.warmup_steps) / span)
-    if train.schedule == "cosine":
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-    return 1.0 - 0.9 * progress
-
-
-def rng_snapshot(device: torch.device) -> dict[str, torch.Tensor]:
-    states = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(device)
-    elif device.type == "mps":
-        states["mps"] = torch.mps.get_rng_state()
-    return states
-
-
-def restore_rng(states: dict[str, torch.Tensor], device: torch.device) -> None:
-    if "cpu" in states:
-        torch.set_rng_state(states["cpu"].cpu())
-    if device.type == "cuda" and "cuda" in states:
-        torch.cuda.set_rng_state(states["cuda"].cpu(), device)
-    elif device.type == "mps" and "mps" in states:
-        torch.mps.set_rng_state(states["mps"].cpu())
 
 
 @dataclass
@@ -160,9 +115,41 @@ class Trainer:
         self.last_val_loss: float | None = None
         self.last_loss: float | None = None
         self.model_lock = threading.Lock()
-        """Held during each optimizer step; hold it to copy weights from another thread."""
+        """Held during each optimizer step; `live_generator` holds it to copy the weights."""
+        self._device: torch.device | None = None
+        self._model: CharRNN | None = None
         if resume and run is None:
             raise ConfigError("resuming needs a run directory")
+
+    def prepare(self) -> CharRNN:
+        """Pick the device and build the model from the config's seed. `run()` does this first; until then the
+        trainer has no device and no weights. Calling it again returns the same model."""
+        if self._model is None:
+            self._device = pick_device(self.config.train.device)
+            torch.manual_seed(self.config.train.seed)
+            self._model = CharRNN(self.config.model, len(self.corpus.vocab)).to(self._device)
+        return self._model
+
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            raise RuntimeError("the trainer has no device before prepare()")
+        return self._device
+
+    def live_generator(self) -> Generator | None:
+        """A generator over a copy of the weights being trained, taken between two optimizer steps, so it
+        can draw text on another thread while training goes on; None before the model exists."""
+        model = self._model  # set last by prepare(): the device is set when this is
+        if model is None:
+            return None
+        with self.model_lock:
+            weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            step = self.step
+        copy = CharRNN(self.config.model, len(self.corpus.vocab)).to(self.device)
+        copy.load_state_dict(weights)
+        generator = Generator(copy, self.corpus.vocab, self.device)
+        generator.origin = WeightsOrigin(str(self.run_dir.path) if self.run_dir else "", "live weights", step)
+        return generator
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._subscribers.add(callback)
@@ -209,12 +196,9 @@ class Trainer:
     def _train(self) -> Finished | Failed:
         self._t0 = time.perf_counter()  # a time budget counts from here: building and capturing count too
         cfg = self.config
-        m, d, t = cfg.model, cfg.data, cfg.train
-        device = pick_device(t.device)
-        self.device = device
-        torch.manual_seed(t.seed)
-        model = CharRNN(m, len(self.corpus.vocab)).to(device)
-        self.model = model
+        d, t = cfg.data, cfg.train
+        model = self.prepare()
+        device = self.device
         optimizer = make_optimizer(t, model, device)
         train_ids, val_ids = self.corpus.split(d.val_fraction)
         batches = make_batches(to_device_ids(train_ids, device), d, t.batch_size)
@@ -224,8 +208,11 @@ class Trainer:
         per_epoch = len(batches)
         restored: State | None = None
         if self.resume:
-            restored = self._restore(model, optimizer, device)
-        self._cadence = self._first_cadence(per_epoch)
+            assert self.run_dir is not None
+            back = restore(self.run_dir, self.corpus, model, optimizer, device, self.resume_from)
+            self.step, self.best_val_loss, self.last_val_loss = back.step, back.best_val_loss, back.val_loss
+            self.last_loss, restored = back.last_loss, back.state
+        self._pacer = self._first_pacer(per_epoch)
         params = list(model.parameters())
         chars_per_step = batches.batch_size * batches.seq_len
         step_runner = TrainStep(model, optimizer, batches.batch(0), batches.targets_last, d.carry_state, t.clip_norm,
@@ -259,8 +246,9 @@ class Trainer:
         def sample() -> float:
             return self._timed(lambda: self._sample(model, device))
 
-        while self.step < self._cadence.total_steps:
-            cadence = self._cadence
+        pacer = self._pacer
+        while self.step < pacer.cadence.total_steps:
+            cadence = pacer.cadence
             if control.paused:
                 paused_at = time.perf_counter()
                 self._emit(Paused(self.step))
@@ -285,14 +273,13 @@ class Trainer:
             loss_sum += loss
             self.step += 1
             progress.steps += 1
-            clock = self._clock
-            if clock is not None and clock.planned and clock.spent(time.perf_counter()):
-                self._cadence = replace(self._cadence, total_steps=self.step)  # only the final work still fits
-            at_end = self.step >= self._cadence.total_steps
+            pacer.end_if_spent(self.step, time.perf_counter())
+            at_end = self.step >= pacer.cadence.total_steps
             if self.step % t.log_every == 0 or self.step in EARLY_LOG_STEPS or at_end:
                 self._log(progress, loss_sum, loss, grad_norm, params, optimizer, per_epoch, chars_per_step)
                 loss_sum.zero_()
-            if clock is not None and clock.probe_done(self.step, time.perf_counter()):
+            clock = pacer.clock
+            if clock is not None and pacer.probe_done(self.step, time.perf_counter()):
                 seconds_per_step = (time.perf_counter() - self._started) / (self.step - start_step)
                 clock.evaluation_s, clock.sample_s = evaluate(), sample()
                 progress.excluded_s += clock.evaluation_s + clock.sample_s
@@ -312,97 +299,34 @@ class Trainer:
                 progress.excluded_s += sample()
         if self.step > start_step or not self.resume:
             self._evaluate_and_save(model, optimizer, carried(), eval_batches, device)
-            if self._cadence.sample_every:
+            if pacer.cadence.sample_every:
                 self._sample(model, device)
         return self._finish("completed")
 
-    def _first_cadence(self, per_epoch: int) -> Cadence:
-        """The settings' steps and cadence; for a time budget, a probe first (the steps are planned once it
-        has timed them), or the plan an interrupted budgeted run made before, so a resume ends where it would
-        have."""
+    def _first_pacer(self, per_epoch: int) -> Pacer:
+        """The settings' steps and cadence; for a time budget, a probe first, or the plan an interrupted
+        budgeted run made before."""
         t = self.config.train
-        self._clock: BudgetClock | None = None
         if not t.time_budget:
-            return Cadence(t.max_steps or t.epochs * per_epoch, t.eval_every, t.sample_every)
+            return Pacer(Cadence(t.max_steps or t.epochs * per_epoch, t.eval_every, t.sample_every))
         planned = self.run_dir.info.get("planned") if self.resume and self.run_dir is not None else None
         if isinstance(planned, dict):
-            return Cadence(int(planned["total_steps"]), int(planned["eval_every"]), int(planned["sample_every"]))
-        self._clock = BudgetClock(t.time_budget, self._t0, self.step)
-        return Cadence(self.step + MAX_STEPS, 0, 0)
+            return Pacer(Cadence(int(planned["total_steps"]), int(planned["eval_every"]), int(planned["sample_every"])))
+        return Pacer.for_budget(t.time_budget, self._t0, self.step, MAX_STEPS)
 
     def _plan(self, seconds_per_step: float, keep_spacing: bool = False) -> None:
-        """Fit the rest of the run in what is left of the budget, from the costs measured so far."""
-        clock = self._clock
-        assert clock is not None
-        now = time.perf_counter()
-        self._cadence = plan(clock.budget_s, clock.elapsed(now), self.step,
-                             Costs(seconds_per_step, clock.evaluation_s, clock.sample_s),
-                             self._cadence if keep_spacing else None)
-        clock.planned = True
+        cadence = self._pacer.plan(self.step, seconds_per_step, time.perf_counter(), keep_spacing)
         if self.run_dir is not None:
-            self.run_dir.update_info(planned=asdict(self._cadence), total_steps=self._cadence.total_steps)
+            self.run_dir.update_info(planned=asdict(cadence), total_steps=cadence.total_steps)
 
     def _shown_total(self) -> int:
-        """The total steps to show: while a budget's probe runs, the steps the budget would hold at the rate
-        so far (0 before the first step)."""
-        clock = self._clock
-        if clock is None or clock.planned:
-            return self._cadence.total_steps
-        done = self.step - clock.start_step
-        if done <= 0:
-            return 0
-        now = time.perf_counter()
-        return self.step + int(clock.remaining(now) * done / max(now - self._started, 1e-9))
+        return self._pacer.shown_total(self.step, time.perf_counter(), getattr(self, "_started", 0.0))
 
     @staticmethod
     def _timed(action: Callable[[], object]) -> float:
         started = time.perf_counter()
         action()
         return time.perf_counter() - started
-
-    def _restore(self, model: CharRNN, optimizer: torch.optim.Optimizer, device: torch.device) -> State | None:
-        assert self.run_dir is not None
-        checkpoint, path = self._load_resume_checkpoint(device)
-        if self.run_dir.vocab != self.corpus.vocab:
-            raise CorpusError("the corpus's characters differ from the run's vocabulary: resume with the same corpus")
-        expected = self.run_dir.info.get("corpus_sha256")
-        if expected and expected != self.corpus.sha256:
-            raise CorpusError("the corpus text differs from the one this run was trained on: resume with the same "
-                              "text (the data position would otherwise point into different text)")
-        load_weights(model, checkpoint.model, path)
-        if checkpoint.optimizer is not None:
-            try:
-                optimizer.load_state_dict(checkpoint.optimizer)
-            except (RuntimeError, ValueError, KeyError) as exc:
-                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise CheckpointError(f"checkpoint {path} does not fit the run's optimizer ({first_line})") from None
-        restore_rng(checkpoint.rng, device)
-        remove_stale_temps(self.run_dir.path)  # this process owns the run now: clear a killed writer's leftovers
-        self.step = checkpoint.step
-        self.best_val_loss = checkpoint.info.get("best_val_loss")
-        self.last_val_loss = checkpoint.info.get("val_loss")
-        self.last_loss = checkpoint.info.get("last_loss")
-        self.run_dir.truncate_logs_after(self.step)
-        if not checkpoint.carried_state:
-            return None
-        return state_from_tensors(self.config.model.cell, checkpoint.carried_state)
-
-    def _load_resume_checkpoint(self, device: torch.device) -> tuple[Checkpoint, Path]:
-        """The verified checkpoint to resume from. A damaged latest is never used: the error offers best
-        when best is intact, and says what resuming from weights alone gives up."""
-        assert self.run_dir is not None
-        run = self.run_dir
-        path = run.best_path if self.resume_from == "best" else run.latest_path
-        try:
-            return load_checkpoint(path, device, run.vocab), path
-        except CheckpointError as exc:
-            best_step = intact_step(run.best_path, run.vocab) if path == run.latest_path else None
-            if best_step is None:
-                raise
-            raise CheckpointError(
-                f"{exc}; {run.best_path.name} (step {best_step}) is intact: resume from it with `tuirnn train "
-                f"--resume {run.path} --from best` (its weights only: the optimizer's moments, the random state "
-                "and the carried hidden state start afresh)") from None
 
     def _log(self, progress: _Progress, loss_sum: torch.Tensor, loss: torch.Tensor, grad_norm: torch.Tensor | None,
              params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, per_epoch: int,
@@ -420,9 +344,9 @@ class Trainer:
         now = time.perf_counter()
         seconds_per_step = progress.rate(now)
         total = self._shown_total()
-        clock = self._clock
-        eta = (clock.remaining(now) if clock is not None
-               else (total - self.step) * (progress.seconds_per_step or seconds_per_step))
+        eta = self._pacer.eta(now)
+        if eta is None:
+            eta = (total - self.step) * (progress.seconds_per_step or seconds_per_step)
         metrics = StepMetrics(
             step=self.step,
             total_steps=total,

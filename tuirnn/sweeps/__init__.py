@@ -7,4 +7,6 @@ sweepdir.py    sweep.json, results.csv/json and the trials' run directories
 trial.py       one trial inside a worker; worker.py a local worker process
 local.py       the default engine; ray_engine.py the same trials on Ray Tune
 cli.py         `tuirnn sweep`
+start.py       what an interactive setup asks to run; axes_text.py axes as lines of text
+listing.py     sweeps on disk as a person picks them; results.py results as heatmap data and speeds
 """

@@ -65,7 +65,7 @@ class SweepEngine:
         kind = message["kind"]
         if kind == "started":
             record.total_steps = message["total_steps"]
-            self._emit(TrialStarted(record.id, dict(record.params), self.sweep.trial_path(record), record.attempts,
+            self._emit(TrialStarted(record.id, dict(record.params), self.sweep.trial_path(record),
                                     message["start_step"], message["total_steps"]))
         elif kind == "step":
             record.step, record.last_loss = message["step"], message["last_loss"]

@@ -1,4 +1,4 @@
-"""What a sweep engine tells its subscribers (CLI progress, a future TUI screen): plain frozen dataclasses.
+"""What a sweep engine tells its subscribers (the CLI's progress, the app's sweep runner): plain frozen dataclasses.
 
 Both engines publish the same events on the thread that called `run()`; subscribers must return quickly.
 """
@@ -15,7 +15,6 @@ class TrialStarted:
     trial: str
     params: dict[str, Any]
     run_dir: Path
-    attempt: int
     start_step: int
     total_steps: int
 

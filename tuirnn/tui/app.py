@@ -1,7 +1,8 @@
-"""The tuirnn app: five screens (modes) over one shared configuration and one training worker.
+"""The tuirnn app: five screens (modes) over one shared configuration, one training worker and one sweep runner.
 
-torch is imported just after the first frame is shown, never before. Quitting, Ctrl-C, SIGTERM and SIGHUP (a dropped SSH session) stop the trainer between
-steps, which saves a checkpoint before the process exits.
+torch is imported just after the first frame is shown, never before. Quitting, Ctrl-C, SIGTERM and SIGHUP
+(a dropped SSH session) stop the trainer between steps and any running sweep, which save checkpoints
+before the process exits; the app owns both, so this holds whatever screen has or has not been shown.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -26,14 +27,19 @@ from tuirnn.events import Event, Failed, Finished, TrainingControl
 from tuirnn.paths import PathError, safe_child
 from tuirnn.tui.ascii_output import ascii_driver, launch_environment, wants_ascii
 from tuirnn.tui.feed import TrainingFeed
-from tuirnn.tui.messages import TrainingChanged
+from tuirnn.tui.messages import SweepNews, TrainingChanged
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.help import HelpScreen
 from tuirnn.tui.screens.model import ModelScreen
 from tuirnn.tui.screens.runs import RunsScreen
-from tuirnn.tui.screens.sweep import SweepScreen
+from tuirnn.tui.screens.sweep.screen import SweepScreen
 from tuirnn.tui.screens.train import TrainScreen
+from tuirnn.tui.sweep_runner import GROUP as SWEEP_GROUP
+from tuirnn.tui.sweep_runner import SweepRunner
+
+if TYPE_CHECKING:
+    from tuirnn.training import Trainer
 
 GRACEFUL_EXIT_S = 5.0
 """After SIGTERM, how long Textual gets to restore the terminal before the process ends."""
@@ -79,15 +85,12 @@ class TuirnnApp(App[int]):
         self.data_dir = Path(data_dir)
         self.config = config or RunConfig()
         self.feed = TrainingFeed(self._notify_training)
-        self.trainer: Any = None
+        self.trainer: Trainer | None = None
         self.training_idle = threading.Event()
         self.training_idle.set()
         self.preload_torch = preload_torch
+        self.sweeps = SweepRunner(self, self.data_dir)
         self._quitting = False
-        self.sweep_screen: SweepScreen | None = None
-        """Set by the sweep screen when it is first shown, so quitting can ask about a running sweep."""
-        self.generate_target: Path | None = None
-        """The run the Generate screen should open next (set by the Runs screen)."""
         if _wants_ansi_theme():
             self.theme = "ansi-dark"
 
@@ -118,7 +121,7 @@ class TuirnnApp(App[int]):
         modifiers, key = binding.parse_key()
         return "+".join([*modifiers, key])
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Start training", "Train the current configuration", self.start_training)
         yield SystemCommand("Pause or resume training", "Toggle pause", self.toggle_pause)
@@ -186,18 +189,21 @@ class TuirnnApp(App[int]):
             self.training_idle.set()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "training":
-            return
-        if event.state == WorkerState.ERROR:
+        group = event.worker.group
+        ended = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+        if group == "training" and event.state == WorkerState.ERROR:
             error = event.worker.error
             self.feed(Failed(0, "error", f"{type(error).__name__}: {error}", self.feed.run_dir))
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) and self._quitting:
-            self.exit(0)
+        elif group == SWEEP_GROUP and ended:
+            self.sweeps.ended(event.worker)
+        if group in ("training", SWEEP_GROUP) and ended and self._quitting:
+            self._exit_when_idle()
 
     def on_training_changed(self, message: TrainingChanged) -> None:
         event = message.event
         trainer = self.trainer
-        if isinstance(event, (Finished, Failed)) and trainer is not None and trainer.run_dir.path == event.run_dir:
+        if (isinstance(event, (Finished, Failed)) and trainer is not None and trainer.run_dir is not None
+                and trainer.run_dir.path == event.run_dir):
             self.trainer = None  # gives the model and optimizer memory back (on a GPU too)
         if isinstance(event, Failed):
             self.notify(event.message, title="Training failed", severity="error", timeout=10)
@@ -232,9 +238,16 @@ class TuirnnApp(App[int]):
         self.trainer.control.request_save()
         self.notify("A checkpoint will be written after this step.")
 
+    # ----- sweeps ----------------------------------------------------------------------------------
+    def on_sweep_news(self, message: SweepNews) -> None:
+        self.sweeps.take_news()
+
+    # ----- between screens -------------------------------------------------------------------------
     def open_in_generate(self, run_path: Path) -> None:
-        self.generate_target = Path(run_path)
         self.switch_mode("generate")
+        generate = self.screen_stack[0]
+        assert isinstance(generate, GenerateScreen)
+        generate.choose_run(Path(run_path))
 
     def resume_run(self, run_path: Path) -> None:
         self.start_training(resume_dir=Path(run_path))
@@ -248,28 +261,37 @@ class TuirnnApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     def action_quit_app(self) -> None:
-        sweeping = self.sweep_screen is not None and self.sweep_screen.running
-        if not self.feed.active and not sweeping:
+        if not self.feed.active and not self.sweeps.running:
             self.exit(0)
             return
 
         def answered(stop: bool | None) -> None:
             if stop:
-                self.shutdown_training()
+                self.save_and_exit()
 
         what = "A run is training" if self.feed.active else "A sweep is running"
         self.push_screen(ConfirmScreen(f"{what}. Save checkpoints and quit?", "Save and quit"), answered)
 
-    def shutdown_training(self) -> None:
-        """Stop the trainer (it saves a checkpoint), then exit once the worker has finished."""
+    def save_and_exit(self) -> None:
+        """Stop the trainer and any sweep (they save checkpoints), then exit once both workers have finished."""
         if not self._quitting:
             self._quitting = True
             self._watch_exit(terminal_lost=False)
-        if self.training_idle.is_set():
-            self.exit(0)
+        self.sweeps.stop()
+        if self._exit_when_idle():
             return
-        self.notify("Saving a checkpoint before quitting...", timeout=30)
-        self.stop_training()
+        if not self.training_idle.is_set():
+            self.notify("Saving a checkpoint before quitting...", timeout=30)
+            self.stop_training()
+        else:
+            self.notify("Stopping the sweep: its trials save a checkpoint before quitting...", timeout=30)
+
+    def _exit_when_idle(self) -> bool:
+        """Exit if neither training nor a sweep runs; whether it did."""
+        if self.training_idle.is_set() and self.sweeps.idle.is_set():
+            self.exit(0)
+            return True
+        return False
 
     def hang_up(self, terminal_lost: bool) -> None:
         """From a signal handler: stop and save without depending on the terminal.
@@ -279,14 +301,13 @@ class TuirnnApp(App[int]):
         """
         if self.trainer is not None:
             self.trainer.control.stop()
-        if self.sweep_screen is not None:
-            self.sweep_screen.stop_from_signal()
+        self.sweeps.stop()
         if not self._quitting:
             self._quitting = True
             self._watch_exit(terminal_lost)
         loop = self._loop
         if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self.shutdown_training)
+            loop.call_soon_threadsafe(self.save_and_exit)
 
     def _watch_exit(self, terminal_lost: bool) -> None:
         if self.exit_deadline:
@@ -297,8 +318,8 @@ class TuirnnApp(App[int]):
         """End the process once the trainer and any sweep have stopped and saved, or at the deadline."""
         deadline = time.monotonic() + EXIT_DEADLINE_S
         self.training_idle.wait(timeout=EXIT_DEADLINE_S)
-        if self.sweep_screen is not None:  # its trials save on their own once the driver is gone
-            self.sweep_screen.engine_idle.wait(timeout=max(0.0, deadline - time.monotonic()))
+        # a sweep's trials save on their own once its driver is gone: the engine is not waited for past the deadline
+        self.sweeps.idle.wait(timeout=max(0.0, deadline - time.monotonic()))
         if not terminal_lost:
             loop = self._loop
             if loop is not None and loop.is_running():
@@ -321,6 +342,9 @@ def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -
     finally:
         if app.trainer is not None:
             app.trainer.control.stop()
-        if not app.training_idle.wait(timeout=EXIT_DEADLINE_S):
+        app.sweeps.stop()
+        deadline = time.monotonic() + EXIT_DEADLINE_S
+        if not (app.training_idle.wait(timeout=EXIT_DEADLINE_S)
+                and app.sweeps.idle.wait(timeout=max(0.0, deadline - time.monotonic()))):
             os._exit(1)  # a worker is stuck: the interpreter would wait for its thread forever
     return 0

@@ -1,19 +1,20 @@
-"""What the app knows about the training run: histories for charts plus the latest of every event.
+"""What the app hears from its workers: the training run's histories and latest events, and a sweep's events.
 
 The trainer calls `TrainingFeed.__call__` on its own thread. It records the event (list appends are
 atomic) and posts a message, coalescing step metrics to a few per second, so the worker never waits
-for the screen and the screen never floods.
+for the screen and the screen never floods. A sweep engine calls `SweepFeed` the same way; the app's
+sweep runner takes what it collected.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuirnn.events import (
-    CheckpointSaved,
     Evaluated,
     Event,
     Failed,
@@ -24,9 +25,12 @@ from tuirnn.events import (
     Started,
     StepMetrics,
 )
+from tuirnn.sweeps.events import SweepEvent, TrialProgress
 
 METRICS_INTERVAL_S = 0.25
 MAX_SAMPLES = 200
+NEWS_INTERVAL_S = 0.25
+"""A sweep's progress is announced at most this often; starts, evaluations and ends at once."""
 
 
 @dataclass
@@ -46,7 +50,6 @@ class TrainingFeed:
     best_val_loss: float | None = None
     samples: list[Sampled] = field(default_factory=list)
     message: str = ""
-    last_checkpoint: CheckpointSaved | None = None
     _last_post: float = 0.0
 
     def __call__(self, event: Event) -> None:
@@ -75,8 +78,6 @@ class TrainingFeed:
             self.status = "paused"
         elif isinstance(event, Resumed):
             self.status = "training"
-        elif isinstance(event, CheckpointSaved):
-            self.last_checkpoint = event
         elif isinstance(event, Finished):
             self.status = event.reason
             self.message = f"{event.reason} at step {event.step}; saved in {event.run_dir}"
@@ -88,3 +89,35 @@ class TrainingFeed:
     @property
     def active(self) -> bool:
         return self.status in ("starting", "training", "paused", "stopping")
+
+
+class SweepFeed:
+    """A sweep engine's events, collected on the engine's thread for the app to take.
+
+    Progress is kept as the latest event per trial and announced at most every NEWS_INTERVAL_S; the
+    other events are rare and announced at once. Taking happens under a lock held for a swap only.
+    """
+
+    def __init__(self, announce: Callable[[], object]) -> None:
+        self._announce = announce
+        self._lock = threading.Lock()
+        self._progress: dict[str, TrialProgress] = {}
+        self._events: list[SweepEvent] = []
+        self._last = 0.0
+
+    def __call__(self, event: SweepEvent) -> None:
+        with self._lock:
+            if isinstance(event, TrialProgress):
+                self._progress[event.trial] = event
+            else:
+                self._events.append(event)
+        now = time.monotonic()
+        if not isinstance(event, TrialProgress) or now - self._last >= NEWS_INTERVAL_S:
+            self._last = now
+            self._announce()
+
+    def take(self) -> tuple[dict[str, TrialProgress], list[SweepEvent]]:
+        with self._lock:
+            progress, events = self._progress, self._events
+            self._progress, self._events = {}, []
+        return progress, events

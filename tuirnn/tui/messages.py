@@ -8,11 +8,22 @@ from tuirnn.events import Event
 
 
 class TrainingChanged(Message):
-    """The training feed has news: coalesced metrics, or one of the rarer events."""
+    """The training feed has news: coalesced metrics (`event` None), or one of the rarer events."""
 
     def __init__(self, event: Event | None) -> None:
         super().__init__()
         self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        """Coalesced metrics only say "redraw from the feed": any later news from the feed says it too."""
+        return self.event is None and isinstance(message, TrainingChanged)
+
+
+class SweepNews(Message):
+    """The sweep feed holds events the app has not taken yet (the feed itself carries them)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SweepNews)
 
 
 class DownloadProgress(Message):

@@ -135,6 +135,13 @@ class GenerateScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self._refresh_runs()
 
+    def choose_run(self, run_path: Path) -> None:
+        """Generate from `run_path` next (the Runs and Sweep screens open runs here): chosen when the screen
+        is next shown, at once if it is mounted."""
+        self.run_path = run_path
+        if self.is_mounted:
+            self._refresh_runs()
+
     # ----- run selection ---------------------------------------------------------------------------
     def _refresh_runs(self) -> None:
         options: list[tuple[str, str]] = []
@@ -144,16 +151,14 @@ class GenerateScreen(Screen[None]):
         for summary in list_runs(self.tuirnn.models_dir):
             if summary.steps > 0:
                 options.append((summary.name, str(summary.path)))
-        target = self.tuirnn.generate_target
-        self.tuirnn.generate_target = None
-        outside = target or self.run_path  # a run outside models/, such as a trial of a sweep kept elsewhere
+        outside = self.run_path  # a run outside models/, such as a trial of a sweep kept elsewhere
         if outside is not None and outside.is_dir() and str(outside) not in (value for _, value in options):
             options.append((outside.name, str(outside)))
         select = self.query_one("#gen-run", Select)
         with self.prevent(Select.Changed):
             select.set_options(options)
         values = [value for _, value in options]
-        wanted = str(target) if target is not None else str(self.run_path) if self.run_path else None
+        wanted = str(self.run_path) if self.run_path else None
         if wanted in values:
             select.value = wanted
             self.run_path = Path(wanted)
@@ -215,22 +220,15 @@ class GenerateScreen(Screen[None]):
 
     def _generator(self, source: str) -> Generator:
         """Load (or reuse) the weights: a saved run's best checkpoint, or a copy of the training model."""
-        from tuirnn.models import CharRNN
         from tuirnn.runs import RunDir
-        from tuirnn.sampling import Generator, generator_for_run
+        from tuirnn.sampling import generator_for_run
 
         if source == CURRENT_RUN:
             trainer = self.tuirnn.trainer
-            if trainer is None or getattr(trainer, "model", None) is None:
+            live = trainer.live_generator() if trainer is not None else None
+            if live is None:
                 raise RunError("the training run has no model yet")
-            with trainer.model_lock:
-                weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-                step = trainer.step
-            model = CharRNN(trainer.config.model, len(trainer.corpus.vocab)).to(trainer.device)
-            model.load_state_dict(weights)
-            generator = Generator(model, trainer.corpus.vocab, trainer.device)
-            generator.origin = WeightsOrigin(str(trainer.run_dir.path), "live weights", step)
-            return generator
+            return live
         run = RunDir.open(Path(source))
         checkpoint = run.checkpoint_for("best")
         stamp = checkpoint.stat().st_mtime

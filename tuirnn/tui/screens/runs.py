@@ -215,7 +215,7 @@ class RunsScreen(Screen[None]):
         summary = tail.summarize(self._runs[key])
         self._runs[key] = summary
         table = self.query_one(RunTable)
-        for (_, column), value in zip(COLUMNS, _cells(summary, key == self._marked)):
+        for (_, column), value in zip(COLUMNS, _cells(summary, key == self._marked), strict=True):
             table.update_cell(key, column, value, update_width=True)
 
     def _curves(self, key: str, prefix: str, colors: tuple[str, str]) -> list[Curve]:
@@ -264,7 +264,7 @@ class RunsScreen(Screen[None]):
             return
         previous, self._marked = self._marked, None if key == self._marked else key
         table = self.query_one(RunTable)
-        for changed in {previous, self._marked} - {None}:
+        for changed in (key for key in (previous, self._marked) if key is not None):
             table.update_cell(changed, "mark", _cells(self._runs[changed], changed == self._marked)[0])
         self._poll(redraw=True)
 
@@ -297,8 +297,8 @@ class RunsScreen(Screen[None]):
             return
         summary = self._runs[key]
         if summary.sweep_name is not None:
-            self.notify(f"{summary.name} is a trial of sweep {summary.sweep_name}, part of its results: it goes with the "
-                        "sweep's directory, not alone.", severity="warning")
+            self.notify(f"{summary.name} is a trial of sweep {summary.sweep_name}, part of its results: it goes with "
+                        "the sweep's directory, not alone.", severity="warning")
             return
         feed = self.tuirnn.feed
         if feed.active and feed.run_dir is not None and feed.run_dir.resolve() == summary.path.resolve():

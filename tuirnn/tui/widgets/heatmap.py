@@ -3,20 +3,21 @@
 plotext's matrix plot draws sparse blocks that read badly in a terminal, so this is a grid of text cells
 instead: one row per value of one axis, one column per value of the other, green for good (low) through
 yellow to red for bad (high), the best cell starred, cells with no result a dim dot. A 7x9 grid of
-6-character cells fits an 80-column terminal. Free of the sweep code: callers pass labels and values.
+6-character cells fits an 80-column terminal. Callers pass labels and values (tuirnn.sweeps.results builds
+them from a sweep).
 """
 
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+
+from tuirnn.sweeps.results import Cell, HeatmapData
 
 CELL_WIDTH = 6
 """At least one marker column (★ on the best cell) and five for the value."""
@@ -28,29 +29,6 @@ MISSING, FAILED, BEST = "·", "✗", "★"
 LEGEND_STEPS = 12
 SCALE = ((0.0, (26, 152, 80)), (0.5, (254, 224, 139)), (1.0, (215, 48, 39)))
 """Good (green) to bad (red) through yellow, as in ColorBrewer's RdYlGn."""
-
-Cell = tuple[int, int]
-"""(row index, column index)."""
-
-
-@dataclass(frozen=True)
-class HeatmapData:
-    title: str
-    row_axis: str
-    """The name of the axis down the side; empty for a single row (a one-axis sweep)."""
-    col_axis: str
-    rows: tuple[str, ...]
-    cols: tuple[str, ...]
-    values: Mapping[Cell, float]
-    """Finite values only; a cell without one is drawn as missing (or failed)."""
-    failed: frozenset[Cell] = frozenset()
-    names: Mapping[Cell, str] = field(default_factory=dict)
-    """Where each value came from (trial ids), so the legend can say which trial is best."""
-
-    @property
-    def best(self) -> Cell | None:
-        """The lowest value; ties go to the first cell in reading order."""
-        return min(self.values, key=lambda cell: (self.values[cell], cell), default=None)
 
 
 def scale_color(fraction: float) -> Color:

@@ -1,0 +1,29 @@
+"""The line under the Sweep screen's panels: the shown sweep's name, its counts, and whether it runs here,
+elsewhere, is stopped (and resumable) or finished."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tuirnn.sweeps.listing import resumable, sweep_counts
+from tuirnn.sweeps.sweepdir import SweepDir
+
+
+class SweepStatus(Static):
+    def show(self, sweep: SweepDir | None, running: bool, stopping: bool) -> None:
+        """`running`: the app runs `sweep`; `stopping`: it was asked to stop and its trials are saving."""
+        if sweep is None:
+            self.update(Text("No sweep shown: ctrl+r runs the setup, ctrl+o opens a saved sweep.", "dim"))
+            return
+        text = Text(sweep.path.name, "bold").append(f"  {sweep_counts(sweep)}  ")
+        if running:
+            text.append("stopping, the trials save a checkpoint…" if stopping else "running",
+                        "bold yellow" if stopping else "bold cyan")
+        elif any(record.status == "running" for record in sweep.trials):
+            text.append("running elsewhere, or killed: followed live", "cyan")
+        elif resumable(sweep):
+            text.append("stopped: ctrl+g resumes", "yellow")
+        else:
+            text.append("finished", "green")
+        self.update(text)
