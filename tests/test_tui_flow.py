@@ -8,16 +8,14 @@ import json
 import multiprocessing
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from test_tui_process import _exit_status, _spawn_app, _wait
-from tui_helpers import tiny_config
+from tui_helpers import make_app, tiny_config, wait_for
 
 from tuirnn.checkpoint import load_checkpoint
-from tuirnn.config import RunConfig, save_toml
+from tuirnn.config import save_toml
 from tuirnn.events import Paused
 from tuirnn.runs import TRIALS_DIR, RunDir, list_runs
 from tuirnn.sweeps.definition import Axis, SweepDefinition
@@ -30,18 +28,6 @@ from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.train import TrainScreen
 
 SIZE = (80, 24)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
-
-
-def make_app(tmp_path: Path, config: RunConfig) -> TuirnnApp:
-    return TuirnnApp(tmp_path / "models", tmp_path / "data", config=config, preload_torch=False)
 
 
 def test_train_watch_pause_stop_and_generate(tmp_path: Path, nietzsche_path: Path) -> None:

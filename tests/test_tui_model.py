@@ -7,13 +7,13 @@ import functools
 import hashlib
 import http.server
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, ProgressBar, Select, Static
+from tui_helpers import make_app, wait_for
 
 from tuirnn import catalog
 from tuirnn.config import RunConfig, load_toml
@@ -34,10 +34,6 @@ def fixed_offline_text(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLORTERM", "truecolor")  # the app picks its theme from the terminal
 
 
-def make_app(tmp_path: Path) -> TuirnnApp:
-    return TuirnnApp(tmp_path / "models", tmp_path / "data", preload_torch=False)
-
-
 def run(app: TuirnnApp, scenario: Callable[[Pilot, ModelScreen], Awaitable[None]]) -> None:
     """Open the app at 80x24, press 2, wait for the vocabulary, then play `scenario`."""
 
@@ -55,14 +51,6 @@ async def open_model(pilot: Pilot) -> ModelScreen:
     assert isinstance(screen, ModelScreen)
     await wait_for(pilot, lambda: screen.vocab_size is not None)
     return screen
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 async def tab_to(pilot: Pilot, widget_id: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tui_helpers import make_app
 
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Vocabulary
@@ -77,17 +78,13 @@ def models(tmp_path: Path, stable_env: None) -> Iterator[Path]:
     running.release()
 
 
-def make_app(tmp_path: Path, models: Path) -> TuirnnApp:
-    return TuirnnApp(models_dir=models, data_dir=tmp_path / "data", preload_torch=False)
-
-
 def curve_labels(app: TuirnnApp) -> list[str]:
     return [curve.label for curve in app.screen.query_one(LossChart)._curves]
 
 
 def test_lists_runs_and_shows_the_highlighted_one(tmp_path: Path, models: Path) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("4")
             screen = app.screen
@@ -116,7 +113,7 @@ def test_lists_runs_and_shows_the_highlighted_one(tmp_path: Path, models: Path) 
 
 def test_empty_models_dir_explains_what_to_do(tmp_path: Path, stable_env: None) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, tmp_path / "models")
+        app = make_app(tmp_path, models=tmp_path / "models")
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("4", "d", "g")
             assert app.current_mode == "runs"
@@ -132,7 +129,7 @@ def test_empty_models_dir_explains_what_to_do(tmp_path: Path, stable_env: None) 
 
 def test_delete_asks_first_and_removes_only_on_yes(tmp_path: Path, models: Path) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("4", "down", "d")
             assert isinstance(app.screen, ConfirmScreen)
@@ -152,7 +149,7 @@ def test_delete_asks_first_and_removes_only_on_yes(tmp_path: Path, models: Path)
 
 def test_follows_a_run_written_by_another_process(tmp_path: Path, models: Path) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         key = str(models / "default-lstm2x256")
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("4")
@@ -182,7 +179,7 @@ def test_follows_a_run_written_by_another_process(tmp_path: Path, models: Path) 
 
 def test_a_new_run_appears_without_refreshing(tmp_path: Path, models: Path) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("4")
             os.utime(models, (MTIME, MTIME))  # a directory's mtime can be coarse: make the change visible
@@ -196,7 +193,7 @@ def test_a_new_run_appears_without_refreshing(tmp_path: Path, models: Path) -> N
 
 def test_compare_overlays_the_marked_run(tmp_path: Path, models: Path) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("4", "m")
             table = app.screen.query_one(RunTable)
@@ -217,7 +214,7 @@ def test_compare_overlays_the_marked_run(tmp_path: Path, models: Path) -> None:
 
 def test_generate_opens_the_run_on_the_generate_screen(tmp_path: Path, models: Path) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         opened: list[Path] = []
         original = app.open_in_generate
 
@@ -239,7 +236,7 @@ def test_resume_refuses_a_run_trained_elsewhere_and_takes_an_interrupted_one(tmp
     make_run(models, "killed-run", steps=30, status="running", age_s=9000)  # marked running, but no lock held
 
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         resumed: list[Path] = []
         app.resume_run = resumed.append  # type: ignore[method-assign,assignment]
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
@@ -275,7 +272,7 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
     resumed: list[Path] = []
 
     async def scenario() -> None:
-        app = make_app(tmp_path, models)
+        app = make_app(tmp_path, models=models)
         app.resume_run = resumed.append  # type: ignore[method-assign,assignment]
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await pilot.press("4")
@@ -405,4 +402,4 @@ def test_run_tail_summary_runs_ahead_of_run_json(tmp_path: Path, stable_env: Non
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_snapshot(snap_compare: Callable[..., bool], tmp_path: Path, models: Path, size: tuple[int, int]) -> None:
     """Three runs, the first marked for comparison and the second highlighted: both curves on one chart."""
-    assert snap_compare(make_app(tmp_path, models), press=["4", "down", "up", "m", "down"], terminal_size=size)
+    assert snap_compare(make_app(tmp_path, models=models), press=["4", "down", "up", "m", "down"], terminal_size=size)

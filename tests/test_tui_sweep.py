@@ -10,7 +10,6 @@ import json
 import math
 import multiprocessing
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ import pytest
 from helpers import tiny_config
 from rich.style import Style
 from textual.widgets import TabbedContent, TextArea
+from tui_helpers import make_app, wait_for
 
-from tuirnn.config import RunConfig
 from tuirnn.sweeps.definition import Axis, SweepDefinition, describe_point, sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.start import SweepPlan
@@ -61,18 +60,6 @@ def text_file(tmp_path: Path) -> Path:
     path = tmp_path / "text.txt"
     path.write_text(" ".join(rng.choice(words) for _ in range(3000)) + "\n", encoding="utf-8")
     return path
-
-
-def make_app(tmp_path: Path, config: RunConfig | None = None) -> TuirnnApp:
-    return TuirnnApp(models_dir=tmp_path / "models", data_dir=tmp_path / "data", config=config, preload_torch=False)
-
-
-async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.1)
 
 
 async def focus(app: TuirnnApp, pilot: Any, widget_id: str) -> None:
