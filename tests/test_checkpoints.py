@@ -31,7 +31,7 @@ from tuirnn.cli import main
 from tuirnn.config import ModelConfig
 from tuirnn.corpus import Vocabulary
 from tuirnn.models import CharRNN
-from tuirnn.runs import RunDir, RunError, list_runs
+from tuirnn.runs import METRICS_FILE, RunDir, RunError, list_runs
 
 
 def _trained_state() -> tuple[CharRNN, torch.optim.Optimizer]:
@@ -267,7 +267,7 @@ def test_run_directory_contract(tmp_path: Path, tiny_run: RunDir) -> None:
 
 def test_torn_metrics_line_is_skipped(tiny_run: RunDir) -> None:
     records = tiny_run.metrics()
-    with open(tiny_run.metrics_path, "a", encoding="utf-8") as handle:
+    with open(tiny_run.path / METRICS_FILE, "a", encoding="utf-8") as handle:
         handle.write('{"step": 5, "loss": 1.')
     assert tiny_run.metrics() == records
 

@@ -15,7 +15,7 @@ from tui_helpers import make_app
 
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Vocabulary
-from tuirnn.runs import TRIALS_DIR, RunDir
+from tuirnn.runs import METRICS_FILE, TRIALS_DIR, RunDir
 from tuirnn.sweeps.definition import sweep_preset
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
@@ -159,7 +159,7 @@ def test_follows_a_run_written_by_another_process(tmp_path: Path, models: Path) 
             for step in (50, 60, 70):
                 run.append_metrics({"step": step, "loss": 1.5, "time": 0})
             run.append_metrics({"step": 70, "val_loss": 1.25, "val_bpc": 1.8, "time": 0})
-            with open(run.metrics_path, "a", encoding="utf-8") as handle:
+            with open(run.path / METRICS_FILE, "a", encoding="utf-8") as handle:
                 handle.write('{"step": 80, "lo')  # torn: the writer is mid-line
             await pilot.pause(1.5)
             assert str(table.get_cell(key, "steps")) == "70"  # the row of a running run follows it unopened
@@ -167,7 +167,7 @@ def test_follows_a_run_written_by_another_process(tmp_path: Path, models: Path) 
             await pilot.press("down", "down")
             train, val = app.screen.query_one(LossChart)._curves
             assert (train.steps[-1], val.steps) == (70, [70])
-            with open(run.metrics_path, "a", encoding="utf-8") as handle:
+            with open(run.path / METRICS_FILE, "a", encoding="utf-8") as handle:
                 handle.write('ss": 1.4, "time": 0}\n')
             run.update_info(status="finished")
             await pilot.pause(1.5)

@@ -6,6 +6,7 @@ generated text, so most of the time is the trial processes' start-up."""
 from __future__ import annotations
 
 import asyncio
+import colorsys
 import json
 import math
 import multiprocessing
@@ -38,10 +39,15 @@ from tuirnn.tui.widgets.heatmap import (
     HeatmapData,
     cell_size,
     format_value,
-    hue,
     render_heatmap,
     scale_color,
 )
+
+
+def hue(color: Any) -> float:
+    """Hue in degrees; the scale runs from green (about 145) down to red (about 3)."""
+    r, g, b = color.get_truecolor()
+    return colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)[0] * 360
 
 SIZE = (80, 24)
 SIZES = [(80, 24), (120, 40)]

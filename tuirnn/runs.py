@@ -135,14 +135,6 @@ class RunDir:
     def best_path(self) -> Path:
         return self.path / BEST_FILE
 
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS_FILE
-
-    @property
-    def lock_path(self) -> Path:
-        return self.path / TRAINING_LOCK_FILE
-
     def claim(self) -> None:
         """Take the training lock before writing anything: a second trainer (another terminal, the app, a
         resumed sweep) or a delete is refused instead of interleaving with this process's writes."""

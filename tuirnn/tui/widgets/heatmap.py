@@ -9,7 +9,6 @@ them from a sweep).
 
 from __future__ import annotations
 
-import colorsys
 from itertools import pairwise
 
 from rich.color import Color
@@ -39,12 +38,6 @@ def scale_color(fraction: float) -> Color:
             t = (fraction - start) / (stop - start)
             return Color.from_rgb(*(round(a + (b - a) * t) for a, b in zip(low, high, strict=False)))
     return Color.from_rgb(*SCALE[-1][1])
-
-
-def hue(color: Color) -> float:
-    """Hue in degrees; the scale runs from green (about 145) down to red (about 3)."""
-    r, g, b = color.get_truecolor()
-    return colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)[0] * 360
 
 
 def format_value(value: float) -> str:
