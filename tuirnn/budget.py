@@ -20,6 +20,8 @@ EVALUATION_SHARE = 0.01
 """The most of the budget one validation may take: ten of them, a tenth of it."""
 MIN_EVALUATION_CHARS = 20_000
 MAX_BUDGET_S = 7 * 24 * 3600.0
+DEFAULT_BUDGET_S = 300.0
+"""What a run with no length given trains for: five minutes, planned to learn as much as they can."""
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|h)?\s*",
                        re.IGNORECASE)

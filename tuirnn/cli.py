@@ -33,7 +33,7 @@ from tuirnn.config import (
 )
 from tuirnn.corpus import DEFAULT_MAX_CORPUS_BYTES, MAX_CORPUS_BYTES_ENV
 from tuirnn.errors import TuirnnError
-from tuirnn.formatting import human_bytes, model_label
+from tuirnn.formatting import format_duration, human_bytes, model_label
 from tuirnn.paths import safe_child
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
@@ -207,12 +207,17 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
 
     m, d, t = config.model, config.data, config.train
     size = estimate_size(m, vocab_size, t.batch_size, d.seq_len)
-    total = t.max_steps or t.epochs * per_epoch
+    epoch = f"{per_epoch:,} per epoch of batch {t.batch_size} x {d.seq_len} characters"
+    if not t.max_steps and t.time_budget:
+        length = (f"length: {format_duration(t.time_budget)} (a time budget: the steps are planned after the first "
+                  f"seconds, the schedule ends at it; {epoch})")
+    else:
+        length = f"steps: {t.max_steps or t.epochs * per_epoch:,} ({epoch})"
     lines = [
         f"corpus: {corpus_text}",
         f"model: {model_label(m)}, embedding {m.embedding_size}, dropout {m.dropout}",
         f"parameters: {size.parameters:,}; training memory estimate: {human_bytes(size.training_bytes)}",
-        f"steps: {total:,} ({per_epoch:,} per epoch of batch {t.batch_size} x {d.seq_len} characters)",
+        length,
     ]
     lines += [f"warning: {note}" for note in no_op_warnings(config)]
     from tuirnn.devices import available_memory, pick_device

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuirnn.budget import MAX_BUDGET_S, parse_duration
+from tuirnn.budget import DEFAULT_BUDGET_S, MAX_BUDGET_S, parse_duration
 from tuirnn.errors import TuirnnError
 
 if sys.version_info >= (3, 11):
@@ -86,10 +86,11 @@ class TrainConfig:
     schedule: str = setting("constant", "schedule", "learning-rate schedule: constant, cosine or linear", SCHEDULES)
     warmup_steps: int = setting(0, "warmup steps", "linear warmup steps for the cosine and linear schedules")
     clip_norm: float = setting(1.0, "clip norm", "gradient clipping by global norm (0 disables)")
-    epochs: int = setting(20, "epochs", "passes over the training text")
-    max_steps: int = setting(0, "max steps", "stop after this many steps (0 = all epochs)")
-    time_budget: float = setting(0.0, "time budget", "train for this long, as 90s, 5m or 1h (0 = by epochs or max "
-                                 "steps): steps, validations and samples are planned to fit, the schedule ends at it",
+    epochs: int = setting(20, "epochs", "passes over the training text, where no time budget is set")
+    max_steps: int = setting(0, "max steps", "stop after this many steps (0 = by the time budget, else by epochs)")
+    time_budget: float = setting(DEFAULT_BUDGET_S, "time budget",
+                                 "train for this long, as 90s, 5m or 1h (0 = by epochs): steps, validations and "
+                                 "samples are planned to fit, and the schedule ends at it; giving epochs turns it off",
                                  parse=parse_duration)
     log_every: int = setting(10, "log every", "steps between metric lines")
     eval_every: int = setting(200, "validate every", "steps between validation (and checkpoints); 0 = only at the end")
@@ -165,6 +166,7 @@ def apply_tables(config: RunConfig, raw: dict[str, Any], where: str = "") -> Non
             raise ConfigError(f"{where}[{section}] must be a table of settings")
         for key, value in values.items():
             set_field(config, key, value, section=section)
+    _epochs_end_the_budget(config, raw.get("train", {}))
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -217,11 +219,20 @@ def get_field(config: RunConfig, name: str) -> Any:
 
 
 def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """A copy of `config` with flat `name: value` overrides applied."""
+    """A copy of `config` with flat `name: value` overrides applied (epochs or max_steps without a time
+    budget turn the budget off)."""
     updated = RunConfig.from_dict(config.to_dict())
     for name, value in overrides.items():
         set_field(updated, name, value)
+    _epochs_end_the_budget(updated, overrides)
     return updated
+
+
+def _epochs_end_the_budget(config: RunConfig, given: dict[str, Any]) -> None:
+    """A run is measured in one way: asking for epochs or steps (and not for a time) turns the default
+    budget off."""
+    if ("epochs" in given or "max_steps" in given) and "time_budget" not in given:
+        config.train.time_budget = 0.0
 
 
 def _check_choice(errors: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -303,8 +314,9 @@ def no_op_warnings(config: RunConfig) -> list[str]:
     if t.optimizer == "sgd" and t.weight_decay == 0 and t.lr < 1e-3:
         notes.append("plain SGD with a learning rate below 1e-3 will learn very slowly")
     if t.time_budget and t.max_steps:
-        notes.append("max_steps is ignored: the time budget plans the steps")
-    if t.time_budget and (t.eval_every != TrainConfig.eval_every or t.sample_every != TrainConfig.sample_every):
+        notes.append("the time budget is ignored: max_steps sets the run's length")
+    if t.time_budget and not t.max_steps and (t.eval_every != TrainConfig.eval_every
+                                              or t.sample_every != TrainConfig.sample_every):
         notes.append("eval_every and sample_every are planned by the time budget (about ten of each)")
     if t.schedule == "constant" and t.warmup_steps > 0:
         notes.append("warmup_steps applies only to the cosine and linear schedules")
@@ -319,6 +331,7 @@ def _study(**overrides: Any) -> RunConfig:
 
 
 STUDY_RNN1: dict[str, Any] = {
+    "time_budget": 0,
     "cell": "rnn", "layers": 1, "hidden_size": 256, "embedding_size": 32, "dropout": 0.0, "newlines_to_spaces": True,
     "layout": "windows", "seq_len": 32, "stride": 1, "targets": "last", "carry_state": False, "batch_size": 15021,
     "optimizer": "adam", "lr": 1e-3, "clip_norm": 0.0, "epochs": 30, "eval_every": 0, "sample_every": 0,
@@ -329,7 +342,7 @@ PRESETS: dict[str, tuple[str, RunConfig]] = {
     "tiny": (
         "1-layer GRU with 64 hidden units: seconds per epoch on a CPU, for trying things out",
         _study(cell="gru", layers=1, hidden_size=64, embedding_size=32, dropout=0.0, seq_len=64,
-               batch_size=32, epochs=2, eval_every=100, sample_every=100),
+               batch_size=32, epochs=2, time_budget=0, eval_every=100, sample_every=100),
     ),
     "study-rnn1": (
         "The study's model 1: vanilla RNN, overlapping 32-char windows, next char only, state reset",
@@ -344,7 +357,7 @@ PRESETS: dict[str, tuple[str, RunConfig]] = {
         _study(cell="lstm", layers=2, hidden_size=512, embedding_size=42, dropout=0.1,
                newlines_to_spaces=True, layout="windows", seq_len=42, stride=42, targets="all",
                carry_state=True, batch_size=64, optimizer="adam", lr=1e-3, clip_norm=0.0,
-               epochs=60, eval_every=1000, sample_every=1000),
+               epochs=60, time_budget=0, eval_every=1000, sample_every=1000),
     ),
 }
 for _name, (_, _preset) in PRESETS.items():

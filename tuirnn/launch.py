@@ -24,7 +24,7 @@ from tuirnn.config import (
 from tuirnn.corpus import Corpus
 from tuirnn.runs import RunDir
 
-RESUMABLE_FIELDS = frozenset({"epochs", "max_steps", "log_every", "eval_every", "sample_every", "device",
+RESUMABLE_FIELDS = frozenset({"epochs", "max_steps", "time_budget", "log_every", "eval_every", "sample_every", "device",
                               "eval_max_chars", "precision", "cuda_graph"})
 """The settings a resumed run may change: how long and how it trains, never what it learns from."""
 

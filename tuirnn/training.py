@@ -307,7 +307,7 @@ class Trainer:
         """The settings' steps and cadence; for a time budget, a probe first, or the plan an interrupted
         budgeted run made before."""
         t = self.config.train
-        if not t.time_budget:
+        if t.max_steps or not t.time_budget:  # max_steps first, then the budget, then epochs
             return Pacer(Cadence(t.max_steps or t.epochs * per_epoch, t.eval_every, t.sample_every))
         planned = self.run_dir.info.get("planned") if self.resume and self.run_dir is not None else None
         if isinstance(planned, dict):

@@ -78,9 +78,11 @@ def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
          f"pruning {definition.pruning}")
     for axis in definition.axes:
         say(f"  {axis.name}: {', '.join(map(str, axis.values))}")
-    say(f"cost: {cost.total_steps:,} steps in all; {seconds_per_step:.3f} s/step for the base config "
-         f"(measured, {slots.threads} thread(s)); about {format_duration(cost.seconds or 0)} with "
-         f"{cost.workers} trial(s) at once on this machine")
+    budgeted = f"{format_duration(cost.budget_s)} of time budgets" if cost.budget_s else ""
+    stepped = f"{cost.total_steps:,} steps" if cost.total_steps else ""
+    say(f"cost: {' and '.join(part for part in (stepped, budgeted) if part)} in all; {seconds_per_step:.3f} s/step "
+        f"for the base config (measured, {slots.threads} thread(s)); about {format_duration(cost.seconds or 0)} "
+        f"with {cost.workers} trial(s) at once on this machine")
 
 
 def _summary(sweep: SweepDir) -> None:

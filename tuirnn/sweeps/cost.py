@@ -22,6 +22,9 @@ CALIBRATION_STEPS = 5
 class CostEstimate:
     trials: int
     total_steps: int
+    """Of the trials measured in steps or epochs; a budgeted trial's steps are planned when it runs."""
+    budget_s: float
+    """The time budgets of the budgeted trials, summed."""
     seconds_per_step: float | None
     """Of the base config, measured; None when no calibration was run."""
     workers: int
@@ -88,13 +91,19 @@ def estimate_cost(definition: SweepDefinition, load: Callable[[RunConfig], Corpu
     """Raises CorpusError for a corpus no trial could open, so a missing download is found before starting."""
     points = definition.listed_points()
     base_work = work_per_step(definition.base, len(load(definition.base).vocab))
-    steps, scaled = [], []
+    steps, scaled, budgets = [], [], []
     for point in points:
         config = definition.config_for(point)
-        corpus = load(config)
+        corpus = load(config)  # also: a corpus no trial could open is found here, before anything starts
+        if config.train.time_budget and not config.train.max_steps:
+            budgets.append(config.train.time_budget)
+            continue
         count = steps_per_trial(config, corpus)
         steps.append(count)
         scaled.append(count * work_per_step(config, len(corpus.vocab)) / base_work)
     share = definition.trial_count / len(points)  # a space too large to list is priced from the base alone
-    seconds = seconds_per_step * sum(scaled) * share / workers if seconds_per_step is not None else None
-    return CostEstimate(definition.trial_count, round(sum(steps) * share), seconds_per_step, workers, seconds)
+    seconds = None
+    if seconds_per_step is not None or not scaled:
+        seconds = ((seconds_per_step or 0.0) * sum(scaled) + sum(budgets)) * share / workers
+    return CostEstimate(definition.trial_count, round(sum(steps) * share), sum(budgets) * share, seconds_per_step,
+                        workers, seconds)

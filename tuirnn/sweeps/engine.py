@@ -67,8 +67,9 @@ class SweepEngine:
             record.total_steps = message["total_steps"]
             self._emit(TrialStarted(record.id, dict(record.params), self.sweep.trial_path(record),
                                     message["start_step"], message["total_steps"]))
-        elif kind == "step":
+        elif kind == "step":  # its total too: a budgeted trial plans its steps once it has timed a few
             record.step, record.last_loss = message["step"], message["last_loss"]
+            record.total_steps = message["total_steps"]
             self._emit(TrialProgress(record.id, message["step"], message["total_steps"], message["loss"],
                                      message["last_loss"], message["chars_per_s"], message["eta_s"]))
         elif kind == "eval":

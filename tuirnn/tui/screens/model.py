@@ -78,8 +78,8 @@ class Setting:
 FORM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Data", ("layout", "seq_len", "newlines_to_spaces")),
     ("Model", ("cell", "layers", "hidden_size", "embedding_size", "dropout", "output_dropout")),
-    ("Training", ("batch_size", "lr", "optimizer", "schedule", "clip_norm", "epochs", "max_steps", "eval_every",
-                  "sample_every", "seed", "device", "precision", "cuda_graph")),
+    ("Training", ("time_budget", "batch_size", "lr", "optimizer", "schedule", "clip_norm", "epochs", "max_steps",
+                  "eval_every", "sample_every", "seed", "device", "precision", "cuda_graph")),
 )
 """Which settings the form shows, in which group and order."""
 SECTIONS: tuple[tuple[str, tuple[Setting, ...]], ...] = tuple(

@@ -354,20 +354,25 @@ class SetupPanel(TabPane):
             text.append("\nbase ", "dim").append(f"{m.cell} {m.layers}x{m.hidden_size}, batch {train.batch_size}, "
                                                  f"seq {data.seq_len}\n")
             text.append("corpus ", "dim").append(f"{data.corpus}\n")
-            text.append("length ", "dim").append(f"{train.max_steps} steps\n" if train.max_steps
-                                                 else f"{train.epochs} epochs\n")
+            length = (f"{train.max_steps} steps" if train.max_steps
+                      else f"{format_duration(train.time_budget)} time budget" if train.time_budget
+                      else f"{train.epochs} epochs")
+            text.append("length ", "dim").append(f"{length}\n")
         if checked is not None and checked.problem:
             text.append(f"✗ {checked.problem}\n", "red")
         elif checked is not None and checked.cost is not None:
             cost = checked.cost
-            text.append("\ncost ", "dim").append(f"{cost.total_steps:,} steps in all\n")
+            parts = [f"{cost.total_steps:,} steps" if cost.total_steps else "",
+                     f"{format_duration(cost.budget_s)} of budgets" if cost.budget_s else ""]
+            text.append("\ncost ", "dim").append(f"{' and '.join(part for part in parts if part)} in all\n")
             if self._calibrating:
                 text.append("time ", "dim").append("measuring a few steps…\n")
-            elif cost.seconds is None or cost.seconds_per_step is None:
+            elif cost.seconds is None:
                 text.append("time ", "dim").append("ctrl+t times a few steps\n")
             else:
+                measured = (f" ({cost.seconds_per_step * 1000:.1f} ms/step measured)"
+                            if cost.seconds_per_step is not None and cost.total_steps else "")
                 text.append("time ", "dim").append(
-                    f"~{format_duration(cost.seconds)} with {cost.workers} at once "
-                    f"({cost.seconds_per_step * 1000:.1f} ms/step measured)\n")
+                    f"~{format_duration(cost.seconds)} with {cost.workers} at once{measured}\n")
         text.rstrip()
         self.query_one("#setup-checks", Static).update(text)
