@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from tuirnn.budget import parse_duration
+from tuirnn.catalog import open_corpus
 from tuirnn.checkpoint import load_checkpoint
 from tuirnn.config import RunConfig, with_overrides
 from tuirnn.corpus import Corpus
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tuirnn-quality-") as folder:
         for name in args.corpora.split(","):
             path = CORPORA[name]
-            corpus = _study.load_corpus(path)
+            corpus = open_corpus(str(path), Path(folder) / "data")  # as `--corpus FILE` reads it, newlines kept
             log(f"{name}: tuirnn's defaults for {budget_s:.0f} s on {describe_device(device)}...")
             entry = {"ours": ours(corpus, path, budget_s, device, Path(folder))}
             log(f"{name}: ours {entry['ours']['val_loss']} nats/char in {entry['ours']['wall_s']} s")
