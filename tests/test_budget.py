@@ -10,7 +10,7 @@ import pytest
 from helpers import tiny_config, write_text
 
 from tuirnn import training
-from tuirnn.budget import EVALUATIONS, Cadence, Costs, evaluation_chars, parse_duration, plan, probe_seconds
+from tuirnn.budget import EVALUATIONS, Costs, evaluation_chars, parse_duration, plan, probe_seconds
 from tuirnn.catalog import open_corpus
 from tuirnn.cli import main
 from tuirnn.config import with_overrides
@@ -36,7 +36,8 @@ def test_the_cli_takes_a_time_and_refuses_nonsense(capsys: pytest.CaptureFixture
     capsys.readouterr()
     assert main(["train", "--time", "soon", "--dry-run"]) == 2
     assert "time_budget: 'soon' is not a valid float" in capsys.readouterr().err
-    assert main(["train", "--time", "8d", "--dry-run"]) == 2
+    assert main(["train", "--time", "200h", "--dry-run"]) == 2
+    assert "time_budget must be between 0 (none) and 7 days" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("budget", [20.0, 60.0, 300.0, 3600.0])
@@ -117,7 +118,7 @@ def test_a_budgeted_run_ends_at_its_budget_with_its_schedule(clock: SimulatedTim
     assert EVALUATIONS - 1 <= sum(isinstance(e, Evaluated) for e in events) <= EVALUATIONS + 2
     assert EVALUATIONS - 1 <= sum(isinstance(e, Sampled) for e in events) <= EVALUATIONS + 2
     planned = RunDir.open(run.path).info["planned"]
-    assert Cadence(**planned).total_steps == result.step
+    assert planned["total_steps"] == result.step and planned["budget_s"] == budget
 
 
 def test_a_resumed_budgeted_run_keeps_its_plan(clock: SimulatedTime, tmp_path: Path) -> None:
@@ -132,3 +133,61 @@ def test_a_resumed_budgeted_run_keeps_its_plan(clock: SimulatedTime, tmp_path: P
     resumed = training.Trainer(config, corpus, RunDir.open(run.path), resume=True).run()
     assert isinstance(resumed, Finished) and resumed.reason == "completed"
     assert resumed.step == planned["total_steps"]
+
+
+def test_a_pause_spends_none_of_the_budget(clock: SimulatedTime, tmp_path: Path) -> None:
+    import threading
+
+    corpus = open_corpus(str(write_text(tmp_path / "text.txt", 30_000)), tmp_path / "data")
+    config = with_overrides(tiny_config(corpus.source), {"time_budget": 30.0, "max_steps": 0})
+    trainer = training.Trainer(config, corpus, RunDir.create(tmp_path / "run", config, corpus.vocab, {}))
+    paused = threading.Event()
+
+    def pause_once(event: object) -> None:
+        if isinstance(event, Evaluated) and event.step > 40 and not paused.is_set():
+            paused.set()
+            trainer.control.pause()
+
+            def away() -> None:  # ten minutes pass while the run waits
+                clock.now += 600
+                trainer.control.resume()
+            threading.Timer(0.2, away).start()
+
+    trainer.subscribe(pause_once)
+    started = clock.now
+    result = trainer.run()
+    assert paused.is_set() and isinstance(result, Finished) and result.reason == "completed"
+    assert 630 * 0.97 <= clock.now - started <= 630 * 1.01  # 30 s of training around a 600 s pause
+
+
+def test_a_resume_with_another_budget_carries_what_was_spent(clock: SimulatedTime, tmp_path: Path) -> None:
+    corpus = open_corpus(str(write_text(tmp_path / "text.txt", 30_000)), tmp_path / "data")
+    config = with_overrides(tiny_config(corpus.source), {"time_budget": 30.0, "max_steps": 0})
+    run = RunDir.create(tmp_path / "run", config, corpus.vocab, {})
+    first = training.Trainer(config, corpus, run)
+    first.subscribe(lambda event: first.control.stop() if isinstance(event, Evaluated) and event.step > 50 else None)
+    started = clock.now
+    assert first.run().reason == "stopped"  # type: ignore[union-attr]
+    spent = RunDir.open(run.path).info["planned"]["spent_s"]
+    longer = with_overrides(config, {"time_budget": 60.0})
+    resumed = training.Trainer(longer, corpus, RunDir.open(run.path), resume=True).run()
+    assert isinstance(resumed, Finished) and resumed.reason == "completed"
+    assert 0 < spent < 30
+    assert 60 * 0.97 <= clock.now - started <= 60 * 1.02  # both attempts together: the new budget
+    assert RunDir.open(run.path).info["planned"]["budget_s"] == 60.0
+
+
+def test_a_damaged_plan_in_run_json_is_one_line(clock: SimulatedTime, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    corpus_file = write_text(tmp_path / "text.txt", 30_000)
+    corpus = open_corpus(str(corpus_file), tmp_path / "data")
+    config = with_overrides(tiny_config(corpus.source), {"time_budget": 30.0, "max_steps": 0})
+    run = RunDir.create(tmp_path / "run", config, corpus.vocab, {})
+    trainer = training.Trainer(config, corpus, run)
+    trainer.subscribe(lambda event: trainer.control.stop() if isinstance(event, Evaluated) and event.step > 50
+                      else None)
+    trainer.run()
+    RunDir.open(run.path).update_info(planned={"total_steps": "many"})
+    assert main(["--data-dir", str(tmp_path / "data"), "train", "--resume", str(run.path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "".join(err) and "run.json's time-budget plan is damaged" in err[-1]

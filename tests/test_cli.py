@@ -398,4 +398,5 @@ def test_version_and_doctor_without_cuda(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert "nietzsche (not downloaded)" in lines["corpora"]
     (tmp_path / "file").write_text("x", encoding="utf-8")
     bad = main_in_process(capsys, "--models-dir", tmp_path / "file", "doctor")
-    assert bad.rc == 2 and "is a file, not a directory" in bad.stderr
+    assert bad.rc == 1 and "is a file, not a directory" in bad.stdout
+    assert bad.stderr.startswith("tuirnn: problem: models directory: ")

@@ -246,3 +246,17 @@ def test_in_a_real_process(run_path: Path) -> None:
     assert resumed.rc == 1 and resumed.stdout == ""
     assert "training failed at step 0: checkpoint" in resumed.error_line()
     assert "latest.safetensors is damaged" in resumed.error_line()
+
+
+def test_a_refused_resume_leaves_config_json_as_it_was(run_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The resumed settings (a longer max_steps) are saved only once the checkpoint has proved good."""
+    from tuirnn.cli import main
+
+    before = (run_path / "config.json").read_bytes()
+    latest = run_path / "latest.safetensors"
+    raw = bytearray(latest.read_bytes())
+    raw[-3] ^= 0x40
+    latest.write_bytes(bytes(raw))
+    assert main(["train", "--resume", str(run_path), "--max-steps", "30"]) == 1
+    assert "latest.safetensors" in capsys.readouterr().err
+    assert (run_path / "config.json").read_bytes() == before

@@ -116,7 +116,7 @@ def test_drip_feed_gives_up_at_the_deadline(hostile: str, installed: Path) -> No
         fetch("hostile", installed.parent, f"{hostile}/drip", progress=lambda done, _: received.append(done),
               deadline_s=1.0)
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 1.8
+    assert 1.0 <= elapsed < 4  # the server would drip for minutes: only the deadline ends it this soon
     assert len(received) >= 3  # bytes kept coming: only the deadline could stop it
     assert _snapshot(installed) == before
 
@@ -125,7 +125,7 @@ def test_silent_server_gives_up_at_the_deadline(hostile: str, tmp_path: Path) ->
     started = time.monotonic()
     with pytest.raises(DownloadError, match="deadline of 0.5 s"):
         fetch("hostile", tmp_path / "data", f"{hostile}/silent", deadline_s=0.5, timeout_s=30)
-    assert time.monotonic() - started < 1.3
+    assert time.monotonic() - started < 4  # well before the 30 s read timeout
     assert not (tmp_path / "data").exists()
 
 
@@ -147,7 +147,7 @@ def test_announced_size_past_the_cap_is_refused_before_reading(hostile: str, tmp
     started = time.monotonic()
     with pytest.raises(DownloadError, match="the server announces 1,000,000,000,000 bytes"):
         fetch("hostile", tmp_path / "data", f"{hostile}/huge")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # at once, before any body is read
 
 
 def test_unexpected_error_while_receiving_ends_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,7 +158,7 @@ def test_unexpected_error_while_receiving_ends_the_wait(tmp_path: Path, monkeypa
     started = time.monotonic()
     with pytest.raises(DownloadError, match="download of nietzsche failed: RuntimeError: something unforeseen"):
         fetch("nietzsche", tmp_path / "data", deadline_s=30)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # at once, not at the 30 s deadline
 
 
 def test_first_download_is_recorded_and_a_different_one_refused(hostile: str, tmp_path: Path) -> None:
@@ -276,7 +276,7 @@ def test_fifo_corpus_is_refused_at_once(tmp_path: Path) -> None:
             open_corpus(str(fifo), tmp_path / "data")
     finally:
         timer.cancel()
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # at once: a blocked read would wait for the 5 s timer or more
 
 
 def test_fifo_swapped_in_after_the_check_does_not_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,7 +297,7 @@ def test_fifo_swapped_in_after_the_check_does_not_block(tmp_path: Path, monkeypa
             corpus_module.read_text(fifo)
     finally:
         timer.cancel()
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # at once: a blocked read would wait for the 5 s timer or more
 
 
 def test_fifo_corpus_from_the_command_line_is_one_line(tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ def test_special_files_are_refused_at_once(tmp_path: Path, make: Callable[[Path]
     started = time.monotonic()
     with pytest.raises(CorpusError, match=f"{path} is {kind}, not a text file"):
         open_corpus(str(path), tmp_path / "data")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # at once: a blocked read would wait for the 5 s timer or more
 
 
 def _bound_socket(path: Path) -> Path:

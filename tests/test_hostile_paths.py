@@ -299,3 +299,34 @@ def test_a_dry_run_warns_when_training_cannot_fit_in_memory(capsys: pytest.Captu
     assert "it will likely run out of memory" in capsys.readouterr().out
     assert main(["train", "--device", "cpu", "--dry-run"]) == 0
     assert "out of memory" not in capsys.readouterr().out
+
+
+def test_a_create_that_fails_leaves_no_half_run_and_no_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirnn import runs
+    from tuirnn.config import RunConfig
+    from tuirnn.corpus import Vocabulary
+    from tuirnn.locks import is_held
+
+    real = runs.atomic_write_bytes
+
+    def full_disk(path: Path, data: bytes) -> None:
+        if path.name == runs.VOCAB_FILE:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
+    with pytest.raises(OSError):
+        RunDir.create(tmp_path / "models" / "run", RunConfig(), Vocabulary(tuple("ab")), {}, claim=True)
+    assert not (tmp_path / "models" / "run").exists()
+    assert not is_held(tmp_path / "models" / "run" / TRAINING_LOCK_FILE)
+    monkeypatch.undo()
+    RunDir.create(tmp_path / "models" / "run", RunConfig(), Vocabulary(tuple("ab")), {})  # the name is free again
+
+
+def test_a_sweep_whose_trials_lead_outside_is_not_read(tmp_path: Path, victim: Path, corpus_file: Path) -> None:
+    from tuirnn.runs import RunError
+
+    sweep = make_sweep(tmp_path, corpus_file)
+    (sweep.path / "trials").symlink_to(victim, target_is_directory=True)
+    with pytest.raises(RunError, match="leads outside the sweep"):
+        SweepDir.read(sweep.path)

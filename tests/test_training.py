@@ -344,3 +344,71 @@ def test_stop_and_resume_reproduce_a_scheduled_run(tmp_path: Path, corpus: Corpu
     assert isinstance(second.run(), Finished)
     assert isinstance(started[0], Started) and started[0].start_step == 7
     _assert_same_training(tmp_path / "whole", tmp_path / "halves", 14)
+
+
+def test_the_validation_watch_notices_overfitting_once_and_runs_out_of_patience() -> None:
+    from tuirnn.validation_watch import ValidationWatch
+
+    watch = ValidationWatch(patience=3)
+    assert not watch.observe(10, True, 2.0)
+    assert not watch.observe(20, True, 1.8)  # a new best: nothing to say
+    assert not watch.observe(30, False, 1.9)  # one validation up, training loss up too: not yet
+    assert watch.observe(40, False, 1.6)  # two up while training loss fell below its value at the best
+    assert not watch.observe(50, False, 1.5)  # said once
+    assert watch.out_of_patience and watch.best_step == 20
+    assert not ValidationWatch(patience=0).out_of_patience
+
+
+def test_patience_stops_a_run_that_no_longer_improves_and_keeps_the_best(
+        tmp_path: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted = iter([3.0, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0, 3.1])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self, model, batches: next(scripted))
+    config = tiny_config(corpus.source, max_steps=40, eval_every=2, patience=3)
+    run = RunDir.create(tmp_path / "run", config, corpus.vocab, {})
+    events: list[Event] = []
+    trainer = Trainer(config, corpus, run)
+    trainer.subscribe(events.append)
+    result = trainer.run()
+    assert isinstance(result, Finished) and result.reason == "early-stopped" and result.step == 10
+    assert [e.step for e in events if isinstance(e, Evaluated)] == [2, 4, 6, 8, 10]  # no extra final one
+    assert load_checkpoint(run.best_path).step == 4 and load_checkpoint(run.latest_path).step == 10
+    assert RunDir.open(run.path).info["status"] == "early-stopped"
+
+
+def test_the_cli_says_when_a_run_overfits(capsys: pytest.CaptureFixture[str]) -> None:
+    from tuirnn.console import PlainReporter
+    from tuirnn.events import Overfitting
+
+    PlainReporter()(Overfitting(step=800, val_loss=1.52, best_val_loss=1.41, best_step=400, train_loss=1.1,
+                                train_loss_at_best=1.3))
+    out = capsys.readouterr().out
+    assert out.startswith("warning: overfitting: at step 800 validation loss is 1.5200, up from its best 1.4100")
+    assert "training loss fell from 1.3000 to 1.1000" in out
+
+
+def test_the_trainer_says_once_when_validation_rises_while_training_loss_falls(
+        tmp_path: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirnn.events import Overfitting
+
+    scripted = iter([3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6, 3.7, 3.8, 3.9, 4.0])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self, model, batches: next(scripted))
+    config = tiny_config(corpus.source, max_steps=40, eval_every=4, log_every=2, lr=0.01)
+    trainer = Trainer(config, corpus, RunDir.create(tmp_path / "run", config, corpus.vocab, {}))
+    events: list[Event] = []
+    trainer.subscribe(events.append)
+    assert isinstance(trainer.run(), Finished)
+    [said] = [e for e in events if isinstance(e, Overfitting)]
+    assert said.best_step == 4 and said.step >= 12 and said.train_loss < said.train_loss_at_best
+    assert said.val_loss > said.best_val_loss
+
+
+def test_patience_counts_on_after_a_resume(tmp_path: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted = iter([3.0, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self, model, batches: next(scripted))
+    config = tiny_config(corpus.source, max_steps=40, eval_every=2, patience=3)
+    run = RunDir.create(tmp_path / "run", config, corpus.vocab, {})
+    first = Trainer(config, corpus, run)
+    first.subscribe(lambda event: first.control.stop() if isinstance(event, Evaluated) and event.step == 8 else None)
+    assert first.run().reason == "stopped"  # type: ignore[union-attr]
+    resumed = Trainer(config, corpus, RunDir.open(run.path), resume=True).run()  # two without a best so far
+    assert isinstance(resumed, Finished) and resumed.reason == "early-stopped" and resumed.step == 10

@@ -107,18 +107,24 @@ class BudgetClock:
 
     budget_s: float
     started: float
-    """time.perf_counter() when the trainer started: model building and graph capture count too."""
+    """time.perf_counter() when this attempt started: building the model and capturing it count too."""
     start_step: int
+    spent_before: float = 0.0
+    """Budget that earlier attempts (before a resume) spent."""
     planned: bool = False
     evaluation_s: float = 0.0
     sample_s: float = 0.0
 
     def elapsed(self, now: float) -> float:
-        return now - self.started
+        return self.spent_before + now - self.started
+
+    def pause(self, seconds: float) -> None:
+        """A pause spends none of the budget."""
+        self.started += seconds
 
     def probe_done(self, step: int, now: float) -> bool:
         return (not self.planned and step - self.start_step >= PROBE_MIN_STEPS
-                and self.elapsed(now) >= probe_seconds(self.budget_s))
+                and now - self.started >= probe_seconds(self.budget_s))
 
     def spent(self, now: float) -> bool:
         """Whether only the final validation, checkpoint and sample still fit."""
@@ -128,32 +134,69 @@ class BudgetClock:
         return max(0.0, self.budget_s - self.elapsed(now))
 
 
+SAVED_KEYS = ("total_steps", "eval_every", "sample_every", "budget_s", "spent_s", "evaluation_s", "sample_s")
+"""What run.json keeps of a budgeted run's plan, so that a resume carries on with what is left of it."""
+
+
 class Pacer:
     """When a run stops, validates and samples: as the settings say, or, with a time budget, as planned
-    once the first steps have been timed (the plan is kept with the run, so a resume ends where it would
-    have)."""
+    once the first steps have been timed."""
 
     def __init__(self, cadence: Cadence, clock: BudgetClock | None = None):
         self.cadence = cadence
         self.clock = clock
 
     @classmethod
-    def for_budget(cls, budget_s: float, started: float, step: int, far: int) -> Pacer:
+    def for_budget(cls, budget_s: float, started: float, step: int, far: int, spent_before: float = 0.0) -> Pacer:
         """A probe first: no validations or samples, and `far` steps ahead until the plan is made."""
-        return cls(Cadence(step + far, 0, 0), BudgetClock(budget_s, started, step))
+        return cls(Cadence(step + far, 0, 0), BudgetClock(budget_s, started, step, spent_before))
 
-    @property
-    def planning(self) -> bool:
-        """Whether the steps are still to be planned (a budget's probe is running)."""
-        return self.clock is not None and not self.clock.planned
+    @classmethod
+    def resumed(cls, saved: object, budget_s: float, started: float, step: int, far: int) -> Pacer:
+        """Carry on with what an earlier attempt left of the budget: with its plan where the budget is the
+        same, with a new probe where it changed. A ValueError for a plan that is not one."""
+        if not isinstance(saved, dict) or set(SAVED_KEYS) - set(saved):
+            raise ValueError("the saved plan is not a plan")
+        try:
+            cadence = Cadence(int(saved["total_steps"]), int(saved["eval_every"]), int(saved["sample_every"]))
+            spent, costs = float(saved["spent_s"]), (float(saved["evaluation_s"]), float(saved["sample_s"]))
+            same_budget = float(saved["budget_s"]) == budget_s
+        except (TypeError, ValueError):
+            raise ValueError("the saved plan has a value that is not a number") from None
+        if not (spent >= 0 and min(costs) >= 0 and min(cadence.eval_every, cadence.sample_every) >= 0
+                and step <= cadence.total_steps <= step + far):
+            raise ValueError("the saved plan's numbers are out of range")
+        if not same_budget:
+            return cls.for_budget(budget_s, started, step, far, spent)
+        clock = BudgetClock(budget_s, started, step, spent, planned=True, evaluation_s=costs[0], sample_s=costs[1])
+        return cls(cadence, clock)
+
+    def saved(self, now: float) -> dict[str, float | int] | None:
+        """What run.json keeps of the plan (None before there is one)."""
+        clock = self.clock
+        if clock is None or not clock.planned:
+            return None
+        return {"total_steps": self.cadence.total_steps, "eval_every": self.cadence.eval_every,
+                "sample_every": self.cadence.sample_every, "budget_s": clock.budget_s,
+                "spent_s": round(clock.elapsed(now), 3), "evaluation_s": round(clock.evaluation_s, 4),
+                "sample_s": round(clock.sample_s, 4)}
 
     def probe_done(self, step: int, now: float) -> bool:
         return self.clock is not None and self.clock.probe_done(step, now)
 
-    def end_if_spent(self, step: int, now: float) -> None:
-        """End at `step` when only the final validation, checkpoint and sample still fit in the budget."""
-        if self.clock is not None and self.clock.planned and self.clock.spent(now):
-            self.cadence = Cadence(step, self.cadence.eval_every, self.cadence.sample_every)
+    def pause(self, seconds: float) -> None:
+        if self.clock is not None:
+            self.clock.pause(seconds)
+
+    def end_if_spent(self, step: int, now: float) -> bool:
+        """End at `step` when only the final validation, checkpoint and sample still fit in the budget;
+        True when it did."""
+        if self.clock is None or not self.clock.planned or step >= self.cadence.total_steps:
+            return False
+        if not self.clock.spent(now):
+            return False
+        self.cadence = Cadence(step, self.cadence.eval_every, self.cadence.sample_every)
+        return True
 
     def plan(self, step: int, seconds_per_step: float, now: float, keep_spacing: bool = False) -> Cadence:
         """Fit the rest of the run in what is left of the budget, from the costs measured so far."""

@@ -27,6 +27,7 @@ from tuirnn.config import (
     load_toml,
     no_op_warnings,
     preset,
+    run_length,
     save_toml,
     validate,
     with_overrides,
@@ -208,7 +209,7 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
     m, d, t = config.model, config.data, config.train
     size = estimate_size(m, vocab_size, t.batch_size, d.seq_len)
     epoch = f"{per_epoch:,} per epoch of batch {t.batch_size} x {d.seq_len} characters"
-    if not t.max_steps and t.time_budget:
+    if run_length(t) == "budget":
         length = (f"length: {format_duration(t.time_budget)} (a time budget: the steps are planned after the first "
                   f"seconds, the schedule ends at it; {epoch})")
     else:
@@ -410,9 +411,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from tuirnn.catalog import default_data_dir
     from tuirnn.doctor import findings
+    from tuirnn.runs import default_models_dir
 
-    rows = findings(_models_dir(args), _data_dir(args))
+    # the directories as given, unchecked: saying what is wrong with them is the doctor's work
+    rows = findings(args.models_dir or default_models_dir(), args.data_dir or default_data_dir())
     width = max(len(row.topic) for row in rows)
     for row in rows:
         say(f"{row.topic:<{width}}  {row.text}")

@@ -90,8 +90,11 @@ class TrainConfig:
     max_steps: int = setting(0, "max steps", "stop after this many steps (0 = by the time budget, else by epochs)")
     time_budget: float = setting(DEFAULT_BUDGET_S, "time budget",
                                  "train for this long, as 90s, 5m or 1h (0 = by epochs): steps, validations and "
-                                 "samples are planned to fit, and the schedule ends at it; giving epochs turns it off",
+                                 "samples are planned to fit, and the schedule ends at it; on the command line and in "
+                                 "TOML, giving epochs or max steps without it turns it off",
                                  parse=parse_duration)
+    patience: int = setting(0, "patience", "stop when validation has not improved for this many validations, "
+                            "keeping the best weights (0 = never)")
     log_every: int = setting(10, "log every", "steps between metric lines")
     eval_every: int = setting(200, "validate every", "steps between validation (and checkpoints); 0 = only at the end")
     eval_max_chars: int = setting(200_000, "validation chars", "cap on validation characters per evaluation")
@@ -228,6 +231,13 @@ def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     return updated
 
 
+def run_length(train: TrainConfig) -> str:
+    """How a run's length is given: `steps` (max_steps), else `budget` (time_budget), else `epochs`."""
+    if train.max_steps:
+        return "steps"
+    return "budget" if train.time_budget else "epochs"
+
+
 def _epochs_end_the_budget(config: RunConfig, given: dict[str, Any]) -> None:
     """A run is measured in one way: asking for epochs or steps (and not for a time) turns the default
     budget off."""
@@ -284,6 +294,7 @@ def validation_errors(config: RunConfig) -> dict[str, str]:
     need("eval_max_chars", 1 <= t.eval_max_chars <= 10**10, "must be between 1 and 10,000,000,000")
     need("sample_every", 0 <= t.sample_every <= MAX_STEPS, f"must be between 0 (no samples) and {MAX_STEPS:,}")
     need("time_budget", 0 <= t.time_budget <= MAX_BUDGET_S, "must be between 0 (none) and 7 days")
+    need("patience", 0 <= t.patience <= MAX_STEPS, f"must be between 0 (never stop early) and {MAX_STEPS:,}")
     need("sample_length", 0 <= t.sample_length <= 100_000, "must be between 0 and 100000")
     need("seed", 0 <= t.seed < 2**63, "must be a non-negative integer")
     need("sample_seed", 0 <= t.sample_seed < 2**63, "must be a non-negative integer")
@@ -315,6 +326,8 @@ def no_op_warnings(config: RunConfig) -> list[str]:
         notes.append("plain SGD with a learning rate below 1e-3 will learn very slowly")
     if t.time_budget and t.max_steps:
         notes.append("the time budget is ignored: max_steps sets the run's length")
+    if run_length(t) == "budget" and t.epochs != TrainConfig.epochs:
+        notes.append("epochs is ignored: the time budget sets the run's length (a time budget of 0 trains by epochs)")
     if t.time_budget and not t.max_steps and (t.eval_every != TrainConfig.eval_every
                                               or t.sample_every != TrainConfig.sample_every):
         notes.append("eval_every and sample_every are planned by the time budget (about ten of each)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import asdict
 from typing import TextIO
 
 from rich.console import Console
@@ -22,6 +23,7 @@ from tuirnn.events import (
     Event,
     Failed,
     Finished,
+    Overfitting,
     Paused,
     Resumed,
     Sampled,
@@ -29,6 +31,7 @@ from tuirnn.events import (
     StepMetrics,
 )
 from tuirnn.formatting import format_duration
+from tuirnn.validation_watch import overfitting_text
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -63,6 +66,8 @@ class PlainReporter:
                         + (" (best)" if event.best else ""))
         elif isinstance(event, Sampled):
             self._print(f"sample at step {event.step} (seed {event.seed}): {event.prompt}{event.text}")
+        elif isinstance(event, Overfitting):
+            self._print(f"warning: {overfitting_text(**asdict(event))}")
         elif isinstance(event, Paused):
             self._print(f"paused at step {event.step}")
         elif isinstance(event, Resumed):

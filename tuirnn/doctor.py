@@ -59,8 +59,13 @@ def findings(models_dir: Path, data_dir: Path) -> list[Finding]:
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
         rows.append(Finding("cuDNN", str(cudnn) if cudnn else "not available"))
     else:
-        built_for = "this torch is a CPU build" if not torch.version.cuda else "no CUDA GPU or driver is visible"
-        rows.append(Finding("CUDA", f"not available ({built_for})"))
+        driver = shutil.which("nvidia-smi") is not None
+        if not torch.version.cuda and driver:
+            rows.append(Finding("CUDA", "not available: this torch is a CPU build, but this machine has an NVIDIA "
+                                        "driver; install the CUDA build that matches it (see README)", problem=True))
+        else:
+            built_for = "this torch is a CPU build" if not torch.version.cuda else "no CUDA GPU or driver is visible"
+            rows.append(Finding("CUDA", f"not available ({built_for})"))
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     rows.append(Finding("MPS", "available" if mps else "not available"))
     device = pick_device("auto")

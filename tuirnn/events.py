@@ -78,7 +78,8 @@ class Resumed:
 class Finished:
     step: int
     reason: str
-    """`completed` (all steps done) or `stopped` (asked to stop; a checkpoint was saved)."""
+    """`completed` (all steps done), `early-stopped` (validation stopped improving: patience ran out) or
+    `stopped` (asked to stop; a checkpoint was saved)."""
     last_loss: float | None
     val_loss: float | None
     best_val_loss: float | None
@@ -94,7 +95,21 @@ class Failed:
     run_dir: Path | None
 
 
-Event = Started | StepMetrics | Evaluated | Sampled | CheckpointSaved | Paused | Resumed | Finished | Failed
+@dataclass(frozen=True)
+class Overfitting:
+    """Validation loss has risen while training loss fell: the model learns its training text at the
+    held-out text's expense. Said once per run."""
+
+    step: int
+    val_loss: float
+    best_val_loss: float
+    best_step: int
+    train_loss: float
+    train_loss_at_best: float
+
+
+Event = (Started | StepMetrics | Evaluated | Sampled | CheckpointSaved | Paused | Resumed | Overfitting | Finished
+         | Failed)
 
 
 class TrainingControl:

@@ -16,6 +16,10 @@ RECORD_SUFFIX = ".json"
 """The record sits beside the text: `story.txt` and `story.txt.json`."""
 
 
+LIVE_WEIGHTS = "live weights"
+"""The checkpoint name of weights copied from a model being trained."""
+
+
 @dataclass(frozen=True)
 class WeightsOrigin:
     """Where the weights came from."""
@@ -59,8 +63,11 @@ class GenerationRecord:
                 "reproduce": [reproduce_command(self.origin, s) for s in self.segments]}
 
 
-def reproduce_command(origin: WeightsOrigin, segment: Segment) -> str:
-    """The `tuirnn generate` command that draws this segment again (from the same checkpoint file)."""
+def reproduce_command(origin: WeightsOrigin, segment: Segment) -> str | None:
+    """The `tuirnn generate` command that draws this segment again from the same checkpoint file; None for
+    live weights, which no file holds (the record still names the run and step they were copied at)."""
+    if origin.checkpoint == LIVE_WEIGHTS:
+        return None
     s = segment.settings
     which = "latest" if origin.checkpoint.startswith("latest") else "best"
     parts = ["tuirnn", "generate", shlex.quote(origin.run), "--checkpoint", which,

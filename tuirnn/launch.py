@@ -24,8 +24,8 @@ from tuirnn.config import (
 from tuirnn.corpus import Corpus
 from tuirnn.runs import RunDir
 
-RESUMABLE_FIELDS = frozenset({"epochs", "max_steps", "time_budget", "log_every", "eval_every", "sample_every", "device",
-                              "eval_max_chars", "precision", "cuda_graph"})
+RESUMABLE_FIELDS = frozenset({"epochs", "max_steps", "time_budget", "patience", "log_every", "eval_every",
+                              "sample_every", "device", "eval_max_chars", "precision", "cuda_graph"})
 """The settings a resumed run may change: how long and how it trains, never what it learns from."""
 
 
@@ -85,9 +85,7 @@ def check_resumable(changed: set[str]) -> None:
 
 
 def resume_run(run: RunDir, plan: Plan) -> Launch:
-    """Continue `run` (claimed by this process) with the planned settings, saved if they changed (a later
-    resume keeps a changed max_steps or epochs)."""
+    """Continue `run` (claimed by this process) with the planned settings. A changed setting (max_steps,
+    epochs, ...) is saved by the trainer once the checkpoint has proved good, never before."""
     check_resumable({name for name in FIELDS if get_field(plan.config, name) != get_field(run.config, name)})
-    if plan.config != run.config:
-        run.update_config(plan.config)
     return Launch(plan.config, plan.corpus, run, resume=True)

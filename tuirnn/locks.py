@@ -9,6 +9,7 @@ file meanwhile sees that it is no longer at the path and locks the new one, so t
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import time
@@ -42,10 +43,12 @@ class FileLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float | None = RETRY_S) -> None:
+        """Take the lock, waiting up to `wait` seconds for its holder to let go (None: as long as it takes);
+        LockBusy after that."""
         if self._fd is not None or fcntl is None:
             return
-        deadline = time.monotonic() + RETRY_S
+        deadline = math.inf if wait is None else time.monotonic() + wait
         while True:
             fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT)
             try:

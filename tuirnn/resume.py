@@ -46,6 +46,8 @@ class Restored:
     last_loss: float | None
     state: State | None
     """The carried hidden state, where the run carries one."""
+    watch: dict[str, object]
+    """What the validation watch had counted (validations since the best, ...)."""
 
 
 def restore(run: RunDir, corpus: Corpus, model: CharRNN, optimizer: torch.optim.Optimizer, device: torch.device,
@@ -71,7 +73,8 @@ def restore(run: RunDir, corpus: Corpus, model: CharRNN, optimizer: torch.optim.
     run.truncate_logs_after(checkpoint.step)
     state = state_from_tensors(model.config.cell, checkpoint.carried_state) if checkpoint.carried_state else None
     info = checkpoint.info
-    return Restored(checkpoint.step, info.get("best_val_loss"), info.get("val_loss"), info.get("last_loss"), state)
+    return Restored(checkpoint.step, info.get("best_val_loss"), info.get("val_loss"), info.get("last_loss"), state,
+                    info)
 
 
 def _resume_checkpoint(run: RunDir, device: torch.device, which: str) -> tuple[Checkpoint, Path]:

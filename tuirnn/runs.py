@@ -161,15 +161,27 @@ class RunDir:
                claim: bool = False) -> RunDir:
         """Create the run's directory and files; the lock is taken before the first file is written, and
         kept on return with `claim` (by the process that goes on to train it)."""
+        existed = Path(path).exists()
         path = new_directory(Path(path), "another run name")
         run = cls(path, config, vocab, {"created": time.time(), "status": "created", **info})
         run.claim()
         try:
             if any(entry.name != TRAINING_LOCK_FILE for entry in path.iterdir()):  # another creator got here first
+                run.release()
                 raise RunError(f"{path} already exists and is not empty: pick another name")
-            _write_json(path / CONFIG_FILE, config.to_dict())
-            atomic_write_bytes(path / VOCAB_FILE, vocab.to_json().encode("utf-8"))
-            _write_json(path / INFO_FILE, run.info)
+            try:
+                _write_json(path / CONFIG_FILE, config.to_dict())
+                atomic_write_bytes(path / VOCAB_FILE, vocab.to_json().encode("utf-8"))
+                _write_json(path / INFO_FILE, run.info)
+            except BaseException:  # a full disk, say: take back what was written, leave no half a run
+                for name in (CONFIG_FILE, VOCAB_FILE, INFO_FILE):
+                    with contextlib.suppress(OSError):
+                        (path / name).unlink()
+                run.release()
+                if not existed:
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+                raise
         finally:
             if not claim:
                 run.release()

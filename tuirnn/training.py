@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,7 @@ from tuirnn.checkpoint import (
     save_checkpoint,
     vocab_digest,
 )
-from tuirnn.config import MAX_STEPS, ConfigError, RunConfig, validate
+from tuirnn.config import MAX_STEPS, ConfigError, RunConfig, run_length, validate
 from tuirnn.corpus import Corpus
 from tuirnn.devices import describe_device, memory_in_use, pick_device
 from tuirnn.errors import TuirnnError
@@ -35,6 +35,7 @@ from tuirnn.events import (
     Event,
     Failed,
     Finished,
+    Overfitting,
     Paused,
     Resumed,
     Sampled,
@@ -42,15 +43,16 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
-from tuirnn.generation_record import WeightsOrigin
+from tuirnn.generation_record import LIVE_WEIGHTS, WeightsOrigin
 from tuirnn.models import CharRNN, State, state_tensors
 from tuirnn.optimization import lr_factor, make_optimizer
 from tuirnn.resume import restore, rng_snapshot
-from tuirnn.runs import RunDir, RunInUse
+from tuirnn.runs import RunDir, RunError, RunInUse
 from tuirnn.sampling import Generator
 from tuirnn.sampling_settings import SamplingSettings
 from tuirnn.subscribers import Subscribers
 from tuirnn.train_step import TrainStep
+from tuirnn.validation_watch import ValidationWatch
 
 SAMPLE_TEMPERATURE = 0.8
 EARLY_LOG_STEPS = frozenset({1, 2, 5})
@@ -118,6 +120,14 @@ class Trainer:
         """Held during each optimizer step; `live_generator` holds it to copy the weights."""
         self._device: torch.device | None = None
         self._model: CharRNN | None = None
+        self._watch = ValidationWatch(self.config.train.patience)
+        self._pacer = Pacer(Cadence(0, 0, 0))
+        """Set when training starts: the settings' steps, or a time budget's plan."""
+        self._t0 = self._started = 0.0
+        """perf_counter() when the run started and when its first step did."""
+        self._last_mean_loss: float | None = None
+        """The mean training loss of the latest logged interval (a single batch's is too noisy to compare)."""
+        self._stopped_early = False
         if resume and run is None:
             raise ConfigError("resuming needs a run directory")
 
@@ -148,7 +158,7 @@ class Trainer:
         copy = CharRNN(self.config.model, len(self.corpus.vocab)).to(self.device)
         copy.load_state_dict(weights)
         generator = Generator(copy, self.corpus.vocab, self.device)
-        generator.origin = WeightsOrigin(str(self.run_dir.path) if self.run_dir else "", "live weights", step)
+        generator.origin = WeightsOrigin(str(self.run_dir.path) if self.run_dir else "", LIVE_WEIGHTS, step)
         return generator
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
@@ -212,6 +222,9 @@ class Trainer:
             back = restore(self.run_dir, self.corpus, model, optimizer, device, self.resume_from)
             self.step, self.best_val_loss, self.last_val_loss = back.step, back.best_val_loss, back.val_loss
             self.last_loss, restored = back.last_loss, back.state
+            self._watch.restore(back.watch)
+            if self.run_dir.config != self.config:  # saved only now that the checkpoint is known to be good
+                self.run_dir.update_config(self.config)
         self._pacer = self._first_pacer(per_epoch)
         params = list(model.parameters())
         chars_per_step = batches.batch_size * batches.seq_len
@@ -257,6 +270,7 @@ class Trainer:
                     if control.take_save_request():
                         self._save(model, optimizer, carried(), device)
                 progress.excluded_s += time.perf_counter() - paused_at
+                pacer.pause(time.perf_counter() - paused_at)
                 self._emit(Resumed(self.step))
             if control.stop_requested:
                 if progress.steps:  # report the partial interval so the curve ends where training did
@@ -292,11 +306,18 @@ class Trainer:
             if cadence.eval_every and self.step % cadence.eval_every == 0 and not at_end:
                 seconds = evaluate()
                 progress.excluded_s += seconds
+                if self._watch.out_of_patience:
+                    if progress.steps:
+                        self._log(progress, loss_sum, loss, grad_norm, params, optimizer, per_epoch, chars_per_step)
+                    self._stopped_early = True
+                    break
                 if clock is not None and progress.seconds_per_step:  # plan the rest with what was measured
                     clock.evaluation_s = seconds
                     self._plan(progress.seconds_per_step, keep_spacing=True)
             if cadence.sample_every and self.step % cadence.sample_every == 0 and not at_end:
                 progress.excluded_s += sample()
+        if self._stopped_early:  # validated and saved at this very step
+            return self._finish("early-stopped")
         if self.step > start_step or not self.resume:
             self._evaluate_and_save(model, optimizer, carried(), eval_batches, device)
             if pacer.cadence.sample_every:
@@ -304,23 +325,29 @@ class Trainer:
         return self._finish("completed")
 
     def _first_pacer(self, per_epoch: int) -> Pacer:
-        """The settings' steps and cadence; for a time budget, a probe first, or the plan an interrupted
-        budgeted run made before."""
+        """The settings' steps and cadence; for a time budget, a probe first, or what an interrupted budgeted
+        run left of its budget and plan."""
         t = self.config.train
-        if t.max_steps or not t.time_budget:  # max_steps first, then the budget, then epochs
+        if run_length(t) != "budget":
             return Pacer(Cadence(t.max_steps or t.epochs * per_epoch, t.eval_every, t.sample_every))
-        planned = self.run_dir.info.get("planned") if self.resume and self.run_dir is not None else None
-        if isinstance(planned, dict):
-            return Pacer(Cadence(int(planned["total_steps"]), int(planned["eval_every"]), int(planned["sample_every"])))
-        return Pacer.for_budget(t.time_budget, self._t0, self.step, MAX_STEPS)
+        saved = self.run_dir.info.get("planned") if self.resume and self.run_dir is not None else None
+        if saved is None:
+            return Pacer.for_budget(t.time_budget, self._t0, self.step, MAX_STEPS)
+        try:
+            return Pacer.resumed(saved, t.time_budget, self._t0, self.step, MAX_STEPS)
+        except ValueError as exc:
+            raise RunError(f"run.json's time-budget plan is damaged ({exc}): resume with --max-steps N") from None
 
     def _plan(self, seconds_per_step: float, keep_spacing: bool = False) -> None:
-        cadence = self._pacer.plan(self.step, seconds_per_step, time.perf_counter(), keep_spacing)
-        if self.run_dir is not None:
-            self.run_dir.update_info(planned=asdict(cadence), total_steps=cadence.total_steps)
+        """Plan the rest of the budget; the first plan is saved at once (later ones with the next checkpoint),
+        so a run killed before its next validation resumes with what is left of the budget."""
+        now = time.perf_counter()
+        cadence = self._pacer.plan(self.step, seconds_per_step, now, keep_spacing)
+        if not keep_spacing and self.run_dir is not None:
+            self.run_dir.update_info(planned=self._pacer.saved(now), total_steps=cadence.total_steps)
 
     def _shown_total(self) -> int:
-        return self._pacer.shown_total(self.step, time.perf_counter(), getattr(self, "_started", 0.0))
+        return self._pacer.shown_total(self.step, time.perf_counter(), self._started)
 
     @staticmethod
     def _timed(action: Callable[[], object]) -> float:
@@ -360,7 +387,7 @@ class Trainer:
             eta_s=eta,
             memory_bytes=memory_in_use(self.device),
         )
-        self.last_loss = last_loss
+        self.last_loss, self._last_mean_loss = last_loss, mean_loss
         progress.reset(now)
         if self.run_dir is not None:
             self.run_dir.append_metrics({
@@ -402,15 +429,21 @@ class Trainer:
             self.run_dir.append_metrics({"step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2,
                                          "time": time.time()})
         self._emit(Evaluated(self.step, val_loss, val_loss / LN2, best))
+        train_loss = self._last_mean_loss
+        if self._watch.observe(self.step, best, train_loss) and train_loss is not None:
+            watch = self._watch
+            assert self.best_val_loss is not None and watch.train_loss_at_best is not None
+            self._emit(Overfitting(self.step, val_loss, self.best_val_loss, watch.best_step, train_loss,
+                                   watch.train_loss_at_best))
         if best and self.run_dir is not None:
             save_checkpoint(self.run_dir.best_path, Checkpoint(self.step, model.state_dict(), self._info(),
                                                                vocab_sha256=vocab_digest(self.corpus.vocab)))
             self._emit(CheckpointSaved(self.step, self.run_dir.best_path, "best"))
         self._save(model, optimizer, state, device)
 
-    def _info(self) -> dict[str, float | int | None]:
+    def _info(self) -> dict[str, float | int | bool | None]:
         return {"best_val_loss": self.best_val_loss, "val_loss": self.last_val_loss, "last_loss": self.last_loss,
-                "time": time.time()}
+                "time": time.time(), **self._watch.saved()}
 
     def _check_weights(self, model: CharRNN) -> None:
         if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
@@ -427,8 +460,10 @@ class Trainer:
                                 rng_snapshot(device), carried, vocab_digest(self.corpus.vocab))
         save_checkpoint(self.run_dir.latest_path, checkpoint)
         best_bpc = self.best_val_loss / LN2 if self.best_val_loss is not None else None
+        planned = self._pacer.saved(time.perf_counter())
         self.run_dir.update_info(step=self.step, best_val_loss=self.best_val_loss, best_val_bpc=best_bpc,
-                                 last_loss=self.last_loss, val_loss=self.last_val_loss)
+                                 last_loss=self.last_loss, val_loss=self.last_val_loss,
+                                 **({"planned": planned, "total_steps": planned["total_steps"]} if planned else {}))
         self._emit(CheckpointSaved(self.step, self.run_dir.latest_path, "latest"))
 
     def _sample(self, model: CharRNN, device: torch.device) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,10 +57,10 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _default_out(args: argparse.Namespace, name: str) -> Path:
-    from tuirnn.runs import SWEEPS_DIR, default_models_dir
+    from tuirnn.runs import default_models_dir
+    from tuirnn.sweeps.listing import new_sweep_path
 
-    models = getattr(args, "models_dir", None) or default_models_dir()
-    return models / SWEEPS_DIR / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return new_sweep_path(getattr(args, "models_dir", None) or default_models_dir(), name)
 
 
 def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuirnn.catalog import open_corpus
-from tuirnn.config import ConfigError, RunConfig, with_overrides
+from tuirnn.config import ConfigError, RunConfig, run_length, with_overrides
 from tuirnn.corpus import Corpus
 from tuirnn.sizing import parameter_count
 from tuirnn.sweeps.definition import SweepDefinition
@@ -95,7 +95,7 @@ def estimate_cost(definition: SweepDefinition, load: Callable[[RunConfig], Corpu
     for point in points:
         config = definition.config_for(point)
         corpus = load(config)  # also: a corpus no trial could open is found here, before anything starts
-        if config.train.time_budget and not config.train.max_steps:
+        if run_length(config.train) == "budget":
             budgets.append(config.train.time_budget)
             continue
         count = steps_per_trial(config, corpus)

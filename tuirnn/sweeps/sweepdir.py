@@ -23,7 +23,7 @@ from typing import Any
 
 from tuirnn.atomic import atomic_write_bytes, remove_stale_temps
 from tuirnn.locks import FileLock, LockBusy, is_held
-from tuirnn.paths import PathError, confined
+from tuirnn.paths import PathError, confined, is_inside
 from tuirnn.runs import SWEEP_FILE, TRIALS_DIR, RunError, RunInUse, finite_or_none, new_directory
 from tuirnn.sweeps.definition import SweepDefinition
 
@@ -85,10 +85,14 @@ class SweepDir:
         sweep = cls(path, definition.with_absolute_corpora(), [], {"created": time.time()})
         sweep.claim()
         try:
+            if any(entry.name != SWEEP_LOCK_FILE for entry in path.iterdir()):  # another creator got here first
+                raise RunError(f"{path} already exists and is not empty: pick another --out")
             sweep.save()
-        finally:
-            if not claim:
-                sweep.release()
+        except BaseException:
+            sweep.release()
+            raise
+        if not claim:
+            sweep.release()
         return sweep
 
     def claim(self) -> None:
@@ -129,6 +133,8 @@ class SweepDir:
             raise RunError(f"{path} is not a sweep: {SWEEP_FILE} is missing") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:  # bad JSON and ConfigError are ValueErrors
             raise RunError(f"{path / SWEEP_FILE} is damaged: {exc}") from None
+        if not is_inside(path, path / TRIALS_DIR):
+            raise RunError(f"{path / TRIALS_DIR} leads outside the sweep: not reading it")
         return cls(path, definition, trials, dict(raw.get("info", {})))
 
     @classmethod

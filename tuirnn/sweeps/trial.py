@@ -13,8 +13,6 @@ The end status is done, stopped (asked to stop: pruned or the sweep was stopped)
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from tuirnn.events import (
     StepMetrics,
     TrainingControl,
 )
-from tuirnn.paths import open_no_follow
+from tuirnn.locks import FileLock
 from tuirnn.runs import LATEST_FILE, RunDir, RunError
 
 Message = dict[str, Any]
@@ -70,7 +68,7 @@ def event_message(trial: str, event: Event) -> Message | None:
 
 def end_message(trial: str, result: Finished | Failed) -> Message:
     if isinstance(result, Finished):
-        status = "done" if result.reason == "completed" else "stopped"
+        status = "done" if result.reason in ("completed", "early-stopped") else "stopped"
         return {"kind": "end", "trial": trial, "status": status, "step": result.step, "last_loss": result.last_loss,
                 "val_loss": result.val_loss, "best_val_loss": result.best_val_loss, "error": ""}
     return {"kind": "end", "trial": trial, "status": "diverged" if result.kind == "nan" else "failed",
@@ -79,15 +77,15 @@ def end_message(trial: str, result: Finished | Failed) -> Message:
 
 @contextlib.contextmanager
 def _exclusive(run_path: Path) -> Iterator[None]:
-    """Hold the trial's lock file: a worker orphaned by a killed driver finishes saving before a resumed one
-    starts. The file is opened without following a symlink, and never truncated."""
+    """Hold the trial's own lock: a worker orphaned by a killed driver finishes saving before a resumed one
+    starts (this one waits for it, however long)."""
     run_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = open_no_follow(run_path.with_name(f".{run_path.name}.lock"), os.O_RDWR | os.O_CREAT)
+    lock = FileLock(run_path.with_name(f".{run_path.name}.lock"))
+    lock.acquire(wait=None)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def _cuda_memory() -> dict[str, int]:

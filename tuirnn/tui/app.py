@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuirnn.config import ConfigError, RunConfig, validate
 from tuirnn.corpus import CorpusError
-from tuirnn.events import Event, Failed, Finished, TrainingControl
+from tuirnn.events import Event, Failed, Finished, Overfitting, TrainingControl
 from tuirnn.paths import PathError, safe_child
 from tuirnn.tui.ascii_output import ascii_driver, launch_environment, wants_ascii
 from tuirnn.tui.feed import TrainingFeed
@@ -37,6 +38,7 @@ from tuirnn.tui.screens.sweep.screen import SweepScreen
 from tuirnn.tui.screens.train import TrainScreen
 from tuirnn.tui.sweep_runner import GROUP as SWEEP_GROUP
 from tuirnn.tui.sweep_runner import SweepRunner
+from tuirnn.validation_watch import overfitting_text
 
 if TYPE_CHECKING:
     from tuirnn.training import Trainer
@@ -207,6 +209,8 @@ class TuirnnApp(App[int]):
             self.trainer = None  # gives the model and optimizer memory back (on a GPU too)
         if isinstance(event, Failed):
             self.notify(event.message, title="Training failed", severity="error", timeout=10)
+        elif isinstance(event, Overfitting):
+            self.notify(overfitting_text(**asdict(event)), title="Overfitting", severity="warning", timeout=15)
         elif isinstance(event, Finished) and not self._quitting:
             self.notify(self.feed.message, title="Training " + event.reason)
         if isinstance(self.screen, TrainScreen):

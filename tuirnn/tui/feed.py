@@ -19,6 +19,7 @@ from tuirnn.events import (
     Event,
     Failed,
     Finished,
+    Overfitting,
     Paused,
     Resumed,
     Sampled,
@@ -49,6 +50,8 @@ class TrainingFeed:
     val_losses: list[float] = field(default_factory=list)
     best_val_loss: float | None = None
     samples: list[Sampled] = field(default_factory=list)
+    overfitting: Overfitting | None = None
+    """Said once, when validation rose while training loss fell."""
     message: str = ""
     _last_post: float = 0.0
 
@@ -84,6 +87,8 @@ class TrainingFeed:
         elif isinstance(event, Failed):
             self.status = "failed"
             self.message = f"failed at step {event.step}: {event.message}"
+        elif isinstance(event, Overfitting):
+            self.overfitting = event
         self.notify(event)
 
     @property

@@ -22,12 +22,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from tuirnn.errors import TuirnnError
 from tuirnn.generation_record import (
     GenerationRecord,
     Segment,
     WeightsOrigin,
     save_generation,
 )
+from tuirnn.paths import safe_child
 from tuirnn.runs import RunError, list_runs
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 
@@ -342,12 +344,12 @@ class GenerateScreen(Screen[None]):
             return
         base = self.run_path or self.tuirnn.feed.run_dir or self.tuirnn.models_dir
         seed = "greedy" if self.settings.greedy else f"seed{self.settings.seed}"
-        path = Path(base) / "generated" / f"{time.strftime('%Y%m%d-%H%M%S')}-{seed}.txt"
         record = GenerationRecord(self.origin, [*self.earlier, self._segment()], self.device)
         try:
+            path = safe_child(Path(base), "generated") / f"{time.strftime('%Y%m%d-%H%M%S')}-{seed}.txt"
             save_generation(path, record)
-        except OSError as exc:
-            self.notify(f"Cannot save: {exc.strerror or exc}", severity="error")
+        except (OSError, TuirnnError) as exc:
+            self.notify(f"Cannot save: {getattr(exc, 'strerror', None) or exc}", severity="error")
             return
         self.notify(f"Saved to {path} (how to draw it again: {path.name}.json)")
 

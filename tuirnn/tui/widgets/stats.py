@@ -11,7 +11,8 @@ from tuirnn.formatting import format_duration, human_bytes
 from tuirnn.tui.feed import TrainingFeed
 
 STATUS_STYLE = {"training": "bold green", "paused": "bold yellow", "failed": "bold red", "stopping": "yellow",
-                "starting": "cyan", "completed": "bold cyan", "stopped": "cyan", "idle": "dim"}
+                "starting": "cyan", "completed": "bold cyan", "early-stopped": "bold cyan", "stopped": "cyan",
+                "idle": "dim"}
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -37,4 +38,8 @@ class Stats(Static):
         table.add_row("grad/lr", f"{_num(m.grad_norm if m else None, '.3f')}  {_num(m.lr if m else None, '.1e')}")
         if m is not None and m.memory_bytes is not None:
             table.add_row("GPU mem", human_bytes(m.memory_bytes))
+        if feed.overfitting is not None:
+            seen = feed.overfitting
+            table.add_row("[yellow]overfit[/]", f"[yellow]since step {seen.step:,}: val up from its best "
+                                                f"{seen.best_val_loss:.4f} (step {seen.best_step:,})[/]")
         self.update(table)

@@ -12,6 +12,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import TabPane
 
+from tuirnn.errors import TuirnnError
 from tuirnn.runs import METRICS_FILE
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
@@ -43,8 +44,12 @@ class CurvesPanel(TabPane):
     def poll(self, sweep: SweepDir, metric: str, selected: str | None, redraw: bool = False) -> None:
         """Read what the trials' logs gained; redraw when anything did (or when asked to)."""
         for record in list(sweep.trials):
-            metrics = self._metrics.setdefault(record.id, MetricsTail(sweep.trial_path(record) / METRICS_FILE))
-            redraw = metrics.poll() or redraw
+            if record.id not in self._metrics:
+                try:
+                    self._metrics[record.id] = MetricsTail(sweep.trial_path(record) / METRICS_FILE)
+                except TuirnnError:  # a trial directory that leads out of the sweep is not read
+                    continue
+            redraw = self._metrics[record.id].poll() or redraw
         if redraw:
             self._draw(sweep, metric, selected)
 

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, TabPane
 
+from tuirnn.errors import TuirnnError
 from tuirnn.runs import SAMPLES_FILE
 from tuirnn.sweeps.definition import describe_point
 from tuirnn.sweeps.sweepdir import SweepDir, TrialRecord
@@ -42,8 +43,12 @@ class SamplesPanel(TabPane):
         order = sweep.ranked(metric)
         ends = [(order[0], "best"), (order[-1], "worst")] if order else []
         for record, _ in ends:
-            tail, samples = self._samples.setdefault(
-                record.id, (JsonlTail(sweep.trial_path(record) / SAMPLES_FILE), []))
+            if record.id not in self._samples:
+                try:
+                    self._samples[record.id] = (JsonlTail(sweep.trial_path(record) / SAMPLES_FILE), [])
+                except TuirnnError:  # a trial directory that leads out of the sweep is not read
+                    continue
+            tail, samples = self._samples[record.id]
             restarted, new = tail.read()
             if restarted:
                 samples.clear()

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, Tabs
 
+from tuirnn.errors import TuirnnError
 from tuirnn.runs import LATEST_FILE, SWEEP_FILE, SWEEPS_DIR, RunError
 from tuirnn.sweeps.definition import METRICS
 from tuirnn.sweeps.events import SweepEnded, TrialEnded
@@ -161,7 +162,7 @@ class SweepScreen(Screen[None]):
             return
         try:
             sweep = SweepDir.open(shown.path)  # takes the lock, then clears the temp files a killed driver left
-        except RunError as exc:
+        except TuirnnError as exc:
             notify_error(self, str(exc), "Cannot resume the sweep")
             return
         self.sweep = sweep
@@ -319,7 +320,11 @@ class SweepScreen(Screen[None]):
         record = sweep.find(message.trial) if sweep else None
         if sweep is None or record is None:
             return
-        path = sweep.trial_path(record)
+        try:
+            path = sweep.trial_path(record)
+        except TuirnnError as exc:
+            notify_error(self, str(exc), "Cannot open the trial")
+            return
         if not (path / LATEST_FILE).exists():
             self.notify(f"{record.id} has no checkpoint yet.", severity="warning")
             return

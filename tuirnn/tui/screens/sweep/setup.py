@@ -19,9 +19,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabPane, TextArea
 from textual.worker import Worker, WorkerState
 
-from tuirnn.config import PRESETS, ConfigError, RunConfig, preset
+from tuirnn.config import PRESETS, ConfigError, RunConfig, preset, run_length
 from tuirnn.corpus import Corpus
-from tuirnn.formatting import format_duration
+from tuirnn.formatting import format_duration, model_label
 from tuirnn.sweeps.axes_text import axis_text, parse_axes_text
 from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
@@ -240,8 +240,11 @@ class SetupPanel(TabPane):
     def _form_changed(self) -> None:
         """Re-read the form: syntax errors show at once, the full check follows a pause in typing."""
         base = self._base()
-        self.query_one("#max_steps", Input).placeholder = f"base: {base.train.max_steps or 'none (epochs)'}"
-        self.query_one("#epochs", Input).placeholder = f"base: {base.train.epochs}"
+        length = run_length(base.train)
+        self.query_one("#max_steps", Input).placeholder = (f"base: {base.train.max_steps}" if length == "steps"
+                                                           else f"base: none ({length})")
+        self.query_one("#epochs", Input).placeholder = (f"base: {base.train.epochs}" if length == "epochs"
+                                                        else f"base: none ({length})")
         self.plan, self._plan_errors = self._read_plan()
         self.checked = None
         if self._check_timer is not None:
@@ -351,12 +354,10 @@ class SetupPanel(TabPane):
                 text.append(f"! {warning}\n", "yellow")
         if plan is not None:
             m, data, train = plan.definition.base.model, plan.definition.base.data, plan.definition.base.train
-            text.append("\nbase ", "dim").append(f"{m.cell} {m.layers}x{m.hidden_size}, batch {train.batch_size}, "
-                                                 f"seq {data.seq_len}\n")
+            text.append("\nbase ", "dim").append(f"{model_label(m)}, batch {train.batch_size}, seq {data.seq_len}\n")
             text.append("corpus ", "dim").append(f"{data.corpus}\n")
-            length = (f"{train.max_steps} steps" if train.max_steps
-                      else f"{format_duration(train.time_budget)} time budget" if train.time_budget
-                      else f"{train.epochs} epochs")
+            length = {"steps": f"{train.max_steps} steps", "epochs": f"{train.epochs} epochs",
+                      "budget": f"{format_duration(train.time_budget)} time budget"}[run_length(train)]
             text.append("length ", "dim").append(f"{length}\n")
         if checked is not None and checked.problem:
             text.append(f"✗ {checked.problem}\n", "red")
