@@ -88,7 +88,7 @@ def test_the_app_saves_a_continued_generation_with_every_segment(run: RunDir, tm
             await pilot.press("3")
             screen = app.screen
             assert isinstance(screen, GenerateScreen)
-            await pilot.press("T", "h", "e", "space", "enter")
+            await pilot.press("slash", "T", "h", "e", "space", "enter")
             await wait(pilot, lambda: len(screen.generated) == screen.settings.length)
             first = screen.text()
             await pilot.press("c")
@@ -112,3 +112,14 @@ def test_the_app_saves_a_continued_generation_with_every_segment(run: RunDir, tm
     for command, segment in zip(record["reproduce"], record["segments"], strict=True):  # each draws again alike
         assert main(shlex.split(command)[1:]) == 0
         assert capsys.readouterr().out == segment["prompt"] + segment["text"] + "\n"
+
+
+def test_best_without_a_best_checkpoint_says_it_uses_latest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus_file = write_text(tmp_path / "text.txt", 20_000)
+    run = train_run(tmp_path / "models" / "run", tiny_config(corpus_file), open_corpus(str(corpus_file)))
+    assert main(["generate", str(run.path), "--length", "5", "--seed", "1"]) == 0
+    assert "no best checkpoint" not in capsys.readouterr().err
+    run.best_path.unlink()  # as a run that never validated has none
+    assert main(["generate", str(run.path), "--length", "5", "--seed", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "has no best checkpoint yet (it has not validated): generating from its latest, step 12" in err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_tui_process import _exit_status, _spawn_app, _wait
+from textual.widgets import Input
 from tui_helpers import make_app, tiny_config, wait_for
 
 from tuirnn.checkpoint import load_checkpoint
@@ -65,7 +66,7 @@ def test_train_watch_pause_stop_and_generate(tmp_path: Path, nietzsche_path: Pat
             await pilot.press("3")
             generate = app.screen
             assert isinstance(generate, GenerateScreen)
-            await pilot.press(*"The ", "enter")
+            await pilot.press("slash", *"The ", "enter")  # the prompt is a key away, never in the way
             await wait_for(pilot, lambda: len(generate.generated) == generate.settings.length)
             first, seed = generate.text(), generate.settings.seed
             assert f"seed {seed}" in str(generate.query_one("#gen-settings").render())
@@ -279,3 +280,51 @@ def test_coalesced_news_gives_way_to_later_news_and_events_never_do() -> None:
     assert not finished.can_replace(TrainingChanged(None)) and not finished.can_replace(metrics)  # events stay
     assert not metrics.can_replace(SweepNews())
     assert SweepNews().can_replace(SweepNews()) and not SweepNews().can_replace(metrics)
+
+
+def test_navigation_keys_never_type_into_a_field(tmp_path: Path) -> None:
+    """Visit Model with a number field focused, leave with F2, come back and press 1 2 1 2: the screens
+    change and the setting does not; on Generate, 4 opens the Runs screen instead of typing into the prompt."""
+    app = make_app(tmp_path)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            model = app.screen
+            model.query_one("#seed").focus()
+            await pilot.pause()
+            before = app.config.to_dict()
+            await pilot.press("f2", "2", "1", "2", "1", "2")
+            assert app.current_mode == "model" and app.config.to_dict() == before
+            assert str(model.query_one("#seed", Input).value) == str(before["train"]["seed"])
+            await pilot.press("3")
+            assert app.current_mode == "generate"
+            await pilot.press("4")
+            assert app.current_mode == "runs"
+            await pilot.press("3", "slash", "4")
+            assert app.current_mode == "generate"  # typing in the prompt, after asking for it, types
+            assert app.screen.query_one("#gen-prompt-input", Input).value == "4"
+            await pilot.press("escape", "5")
+            assert app.current_mode == "sweep"
+
+    asyncio.run(scenario())
+
+
+def test_the_palettes_quit_asks_first_while_training(tmp_path: Path, nietzsche_path: Path) -> None:
+    from tuirnn.tui.screens.confirm import ConfirmScreen
+
+    app = make_app(tmp_path, tiny_config(nietzsche_path, max_steps=100_000))
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.feed.status == "training")
+            await app.run_action("quit")  # what the palette's Quit runs
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen) and app.is_running
+            await pilot.press("n")
+            assert app.feed.status == "training"
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.feed.status == "stopped")
+
+    asyncio.run(scenario())

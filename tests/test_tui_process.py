@@ -170,7 +170,7 @@ def test_quitting_ends_the_process_within_seconds_whatever_the_worker_is_stuck_i
     assert os.WIFEXITED(status)
 
 
-SCREEN_KEYS = ((b"\x1bOR", b"hyperparameters"), (b"\x1bOS", b"Prompt"), (b"\x1b[15~", b"modified"),
+SCREEN_KEYS = ((b"\x1bOR", b"hyperparameters"), (b"\x1bOS", b"prompt"), (b"\x1b[15~", b"modified"),
                (b"\x1b[17~", b"Heatmap"), (b"\x1bOP", b"Every"), (b"\x1b", b"Heatmap"), (b"\x1bOQ", b"Start"))
 """F3..F6 (Model, Generate, Runs, Sweep), F1 (Help), Escape, F2 (Train), each with a word its screen shows."""
 

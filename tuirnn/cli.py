@@ -283,9 +283,10 @@ def _run_training(launch: Launch, resume_from: str) -> int:
     trainer = Trainer(launch.config, launch.corpus, run, resume=launch.resume, resume_from=resume_from)
     reporter = RichReporter() if sys.stdout.isatty() else PlainReporter()
     trainer.subscribe(reporter)
+
     def announce(signum: int) -> None:
-        if signum == signal.SIGINT:
-            note("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+        if signum == signal.SIGINT:  # above the live progress line, which writing past it would repeat
+            reporter.aside("tuirnn: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
 
     with StopOnSignal(trainer.control.stop, announce) as signals:
         result = trainer.run()
@@ -318,6 +319,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     run = RunDir.open(_resolve_run_path(args, args.run))
     generator = generator_for_run(run, args.checkpoint, args.device)
+    assert generator.origin is not None
+    if args.checkpoint == "best" and generator.origin.checkpoint != run.best_path.name:
+        note(f"warning: {run.name} has no best checkpoint yet (it has not validated): "
+             f"generating from its latest, step {generator.origin.step}")
     generator.prompt_ids(args.prompt, args.drop_unknown)  # checks the prompt before any output
     if generator.dropped:
         note(f"warning: dropped characters not in the vocabulary: {', '.join(map(repr, generator.dropped))}")
@@ -340,7 +345,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     seed = "greedy (no seed)" if generator.seed is None else f"seed {generator.seed}"
     saved = ""
     if args.output:
-        assert generator.origin is not None
         used = replace(settings, length=len(drawn), seed=generator.seed)
         record = GenerationRecord(generator.origin, [Segment(prompt, used, "".join(drawn))], generator.device.type)
         save_generation(args.output, record)

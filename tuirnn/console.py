@@ -49,6 +49,11 @@ class PlainReporter:
         with contextlib.suppress(OSError, ValueError):  # the terminal is gone (SIGHUP): keep training and saving
             print(text, file=self.stream, flush=True)
 
+    def aside(self, text: str) -> None:
+        """A note for the person (stderr), not part of the report."""
+        with contextlib.suppress(OSError, ValueError):
+            print(text, file=sys.stderr, flush=True)
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
             self._print(f"training on {event.device}: {event.parameters:,} parameters, corpus {event.corpus}")
@@ -98,6 +103,10 @@ class RichReporter(PlainReporter):
     def _print(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.progress.console.print(text, markup=False, highlight=False)
+
+    def aside(self, text: str) -> None:
+        """Printed above the live progress line: written past it, the line would be drawn again below."""
+        self._print(text)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):

@@ -264,6 +264,10 @@ class TuirnnApp(App[int]):
             return
         self.push_screen(HelpScreen(self.screen))
 
+    async def action_quit(self) -> None:
+        """The command palette's Quit asks first, as q does, while something trains."""
+        self.action_quit_app()
+
     def action_quit_app(self) -> None:
         if not self.feed.active and not self.sweeps.running:
             self.exit(0)

@@ -32,6 +32,7 @@ from tuirnn.generation_record import (
 from tuirnn.paths import safe_child
 from tuirnn.runs import RunError, list_runs
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
+from tuirnn.tui.focus import leave_text_fields
 
 if TYPE_CHECKING:
     from tuirnn.sampling import Generator
@@ -132,9 +133,10 @@ class GenerateScreen(Screen[None]):
         self._refresh_runs()
         self._show_settings()
         self._show_output()
-        self.query_one("#gen-prompt-input", Input).focus()
+        self.query_one("#gen-output-box").focus()  # keys, not text: / or i goes to the prompt
 
     def on_screen_resume(self) -> None:
+        leave_text_fields(self, "#gen-output-box")
         self._refresh_runs()
 
     def choose_run(self, run_path: Path) -> None:
@@ -262,7 +264,7 @@ class GenerateScreen(Screen[None]):
         for char in self.generated:
             text.append(char.char, style=shade(char.probability))
         if not self.prompt_used and not self.generated:
-            text = Text("Type a prompt and press Enter; then r, n, c, t/T, k/K, [/], -/=, g change the draw.",
+            text = Text("Press / to type a prompt, then Enter; r, n, c, t/T, k/K, [/], -/=, g change the draw.",
                         style="dim")
         self.query_one("#gen-output", Static).update(text)
         self.query_one("#gen-top", Static).update(self._top_table())

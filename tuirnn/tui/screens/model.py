@@ -46,6 +46,7 @@ from tuirnn.config import (
 )
 from tuirnn.formatting import human_bytes
 from tuirnn.sizing import estimate_size
+from tuirnn.tui.focus import leave_text_fields
 from tuirnn.tui.messages import DownloadProgress
 from tuirnn.tui.widgets.form_field import FormField, OnOffCheckbox
 from tuirnn.tui.widgets.form_path_prompt import PathPrompt
@@ -196,6 +197,7 @@ class ModelScreen(Screen[None]):
         self.query_one("#preset").focus()
 
     def on_screen_resume(self) -> None:
+        leave_text_fields(self, "#preset")
         self._refresh_corpus_options()
         if self.tuirnn.config.to_dict() != self.synced:
             self.fill(self.tuirnn.config)

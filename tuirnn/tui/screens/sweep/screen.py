@@ -23,6 +23,7 @@ from tuirnn.sweeps.listing import new_sweep_path, resumable
 from tuirnn.sweeps.results import METRIC_LABELS
 from tuirnn.sweeps.start import SweepPlan, engine_problem
 from tuirnn.sweeps.sweepdir import SweepDir
+from tuirnn.tui.focus import leave_text_fields
 from tuirnn.tui.screens.sweep.curves import CurvesPanel
 from tuirnn.tui.screens.sweep.heatmap import HeatmapPanel
 from tuirnn.tui.screens.sweep.picker import SweepPicker
@@ -107,6 +108,7 @@ class SweepScreen(Screen[None]):
         self.setup.focus_form()
 
     def on_screen_resume(self) -> None:
+        leave_text_fields(self, "Tabs")
         self._timer.resume()
         self.setup.follow_app_config()
 
