@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "cell": "gru", "layers": 1, "hidden_size": 16, "embedding_size": 8, "dropout": 0.0, "seq_len": 16,
     "batch_size": 8, "max_steps": 12, "time_budget": 0, "log_every": 1, "eval_every": 0, "sample_every": 0,
-    "eval_max_chars": 2000, "device": "cpu",
+    "eval_max_chars": 2000, "device": "cpu", "schedule": "constant",
 }
 """Settings that make a run take well under a second on one CPU thread."""
 

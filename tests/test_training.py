@@ -328,6 +328,18 @@ def test_resume_reproduces_the_uninterrupted_curve(tmp_path: Path, words: Path, 
     assert load_checkpoint(whole / "latest.safetensors").carried_state  # the carried state was part of it
 
 
+def test_a_resume_that_lengthens_a_decaying_run_says_the_decay_moves(tmp_path: Path, words: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(words), *tiny_flags(schedule="cosine"), "--max-steps", "4",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--max-steps", "8"]) == 0
+    assert "cosine learning-rate decay now spans the new length" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--max-steps", "8"]) == 0  # same length: nothing to say
+    assert "decay" not in capsys.readouterr().err
+
+
 def test_stop_and_resume_reproduce_a_scheduled_run(tmp_path: Path, corpus: Corpus) -> None:
     config = tiny_config(corpus.source, cell="lstm", layers=2, dropout=0.2, schedule="cosine", warmup_steps=3,
                          max_steps=14)

@@ -86,7 +86,7 @@ def toasts(app: TuirnnApp) -> str:
 
 def test_key_2_opens_the_form_with_the_app_config(tmp_path: Path) -> None:
     async def scenario(pilot: Pilot, screen: ModelScreen) -> None:
-        assert screen.query_one("#hidden_size", Input).value == "256"
+        assert screen.query_one("#hidden_size", Input).value == str(RunConfig().model.hidden_size)
         assert screen.query_one("#cell", Select).value == "lstm"
         assert screen.vocab_size == len(set(OFFLINE_TEXT))
         assert f"{len(set(OFFLINE_TEXT))}" in shown(screen, "#model-size")
@@ -104,7 +104,7 @@ def test_invalid_hidden_size_is_flagged_inline_and_cannot_start(tmp_path: Path) 
         assert screen.query_one("#hidden_size", Input).has_class("-invalid")
         assert "between 1 and 16384" in str(field(screen, "hidden_size").query_one(".form-error", Label).content)
         assert "parameters  -" in shown(screen, "#model-size")
-        assert app.config.model.hidden_size == 256  # only a valid form reaches the app
+        assert app.config.model.hidden_size == RunConfig().model.hidden_size  # only a valid form reaches the app
 
         await pilot.press("ctrl+t")
         await pilot.pause()

@@ -247,6 +247,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         # the lock comes before any write, so a run that another process trains is refused untouched
         run = RunDir.open(path) if args.dry_run or args.save_config else RunDir.open_claimed(path)
         config = validate(with_overrides(run.config, overrides))
+        if config.train.schedule != "constant" and _length_changed(run.config, config):
+            note(f"the {config.train.schedule} learning-rate decay now spans the new length, so the steps "
+                 "from here differ from a run started with it")
     else:
         if args.name is not None and args.out is not None:
             raise ConfigError("give either --name or --out, not both")
@@ -272,6 +275,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = args.out or named or _run_path(args, new_run_name(plan.config, plan.corpus.name))
         launch = create_run(plan, out)
     return _run_training(launch, args.resume_from or "latest")
+
+
+def _length_changed(before: RunConfig, after: RunConfig) -> bool:
+    """Whether a resume changes what the learning-rate decay is spread over."""
+    fields = ("max_steps", "epochs", "time_budget")
+    return any(getattr(before.train, name) != getattr(after.train, name) for name in fields)
 
 
 def _run_training(launch: Launch, resume_from: str) -> int:
