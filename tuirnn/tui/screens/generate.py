@@ -11,15 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from rich.table import Table
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
 from tuirnn.errors import TuirnnError
@@ -33,6 +31,7 @@ from tuirnn.paths import safe_child
 from tuirnn.runs import RunError, list_runs
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 from tuirnn.tui.focus import leave_text_fields
+from tuirnn.tui.widgets.generated import ShadedText, ShadeLegend, TopChoices
 
 if TYPE_CHECKING:
     from tuirnn.sampling import Generator
@@ -45,15 +44,7 @@ LENGTH = Binding.Group("Len", compact=True)
 SEED = Binding.Group("Seed", compact=True)
 POST_INTERVAL_S = 0.03
 TOP_K_STEPS = (0, 1, 2, 3, 5, 10, 20, 40)
-SHADES = ((0.1, "red"), (0.3, "dark_orange"), (0.6, "yellow"), (0.9, "green"))
-
-
-def shade(probability: float) -> str:
-    """Colour of a generated character: red where the model was unsure, plain where it was confident."""
-    for limit, colour in SHADES:
-        if probability < limit:
-            return colour
-    return ""
+HINT = "Press / to type a prompt, then Enter; r, n, c, t/T, k/K, [/], -/=, g change the draw."
 
 
 @dataclass(frozen=True)
@@ -104,6 +95,8 @@ class GenerateScreen(Screen[None]):
         self.prompt_used = ""
         self.earlier: list[Segment] = []
         """The generations the shown text continues (c), oldest first: saved with it."""
+        self.earlier_chars: list[list[GeneratedChar]] = []
+        """Their characters with their probabilities, so the text keeps its marks when continued."""
         self.origin: WeightsOrigin | None = None
         self.device = "cpu"
         self.run_path: Path | None = None
@@ -121,10 +114,10 @@ class GenerateScreen(Screen[None]):
         yield Label("", id="gen-settings")
         with Horizontal(id="gen-main"):
             with VerticalScroll(id="gen-output-box"):
-                yield Static("", id="gen-output")
+                yield ShadedText(HINT, id="gen-output")
             with Vertical(id="gen-side"):
-                yield Static("", id="gen-top")
-                yield Static(self._legend(), id="gen-legend")
+                yield TopChoices(id="gen-top")
+                yield ShadeLegend(id="gen-legend")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -186,7 +179,9 @@ class GenerateScreen(Screen[None]):
         self._start(Request(event.value, self.settings))
         self.query_one("#gen-output-box").focus()
 
-    def _start(self, request: Request, continuing: bool = False) -> None:
+    def _start(self, request: Request, continuing: bool = False, redraw: bool = False) -> None:
+        """Draw for `request`: a new text, a continuation of the shown one (c), or the shown generation
+        drawn again with other settings (`redraw`: what it continues stays)."""
         source = self._selected()
         if source is None:
             self.notify("No run to generate from: train one first (1, then s).", severity="warning")
@@ -194,8 +189,9 @@ class GenerateScreen(Screen[None]):
         self.tuirnn.ensure_torch()
         if continuing and self.request is not None:
             self.earlier.append(self._segment())
-        elif not continuing:
-            self.earlier = []
+            self.earlier_chars.append(self.generated)
+        elif not continuing and not redraw:
+            self.earlier, self.earlier_chars = [], []
         self.request = request
         self.prompt_used = request.prompt
         self.generated = []
@@ -260,31 +256,10 @@ class GenerateScreen(Screen[None]):
         self.query_one("#gen-settings", Label).update(f"seed {seed}  {mode}  length {s.length}")
 
     def _show_output(self) -> None:
-        text = Text(self.prompt_used, style="bold")
-        for char in self.generated:
-            text.append(char.char, style=shade(char.probability))
-        if not self.prompt_used and not self.generated:
-            text = Text("Press / to type a prompt, then Enter; r, n, c, t/T, k/K, [/], -/=, g change the draw.",
-                        style="dim")
-        self.query_one("#gen-output", Static).update(text)
-        self.query_one("#gen-top", Static).update(self._top_table())
-
-    def _top_table(self) -> Table:
-        table = Table(title="next char", box=None, show_header=False, padding=(0, 1))
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right", no_wrap=True)
-        table.add_column(no_wrap=True)
-        if self.generated:
-            for char, probability in self.generated[-1].top:
-                label = {" ": "␠", "\n": "⏎", "\t": "⇥"}.get(char, char)
-                table.add_row(label, f"{probability:.2f}", "█" * max(1, round(probability * 10)))
-        return table
-
-    @staticmethod
-    def _legend() -> Text:
-        legend = Text("p<0.1 ", style="red")
-        legend.append("<0.3 ", style="dark_orange").append("<0.6 ", style="yellow").append("<0.9 ", style="green")
-        return legend.append("sure")
+        """The first prompt, then every generation drawn from it, the continuations (c) marked apart."""
+        prompt = self.earlier[0].prompt if self.earlier else self.prompt_used
+        self.query_one(ShadedText).show(prompt, [*self.earlier_chars, self.generated])
+        self.query_one(TopChoices).show(self.generated[-1].top if self.generated else ())
 
     def text(self) -> str:
         return self.prompt_used + "".join(c.char for c in self.generated)
@@ -300,11 +275,13 @@ class GenerateScreen(Screen[None]):
         self.settings = candidate
         self._show_settings()
         if self.request is not None:
-            self._start(Request(self.request.prompt, self.settings))
+            self._start(Request(self.request.prompt, self.settings), redraw=True)
 
     def action_regenerate(self) -> None:
-        prompt = self.request.prompt if self.request else self.query_one("#gen-prompt-input", Input).value
-        self._start(Request(prompt, self.settings))
+        if self.request is not None:
+            self._start(Request(self.request.prompt, self.settings), redraw=True)
+        else:
+            self._start(Request(self.query_one("#gen-prompt-input", Input).value, self.settings))
 
     def action_new_seed(self) -> None:
         self._update(seed=new_seed(), greedy=False)

@@ -3,45 +3,61 @@ screen's `a` key), the other axes folded in by taking the best; over one axis, a
 
 from __future__ import annotations
 
+import math
 from itertools import permutations
 
+import plotext
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import TabPane
-from textual_plotext import PlotextPlot
+from textual_plotext import Plot
 
 from tuirnn.sweeps.axes_text import value_label
 from tuirnn.sweeps.definition import Axis
 from tuirnn.sweeps.results import METRIC_LABELS, heatmap_data
 from tuirnn.sweeps.sweepdir import SweepDir
-from tuirnn.tui.widgets.heatmap import Heatmap
+from tuirnn.tui.widgets.chart import Chart, legend_entry, padded_range, round_axis
+from tuirnn.tui.widgets.heatmap import BEST, Heatmap
 
 NO_SWEEP = ("No sweep shown yet.\n\nSet one up on the Setup panel (e) and press ctrl+r,\n"
             "or open a saved one with ctrl+o.")
 
 
-class MetricLine(PlotextPlot):
+class MetricLine(Chart):
     """The measure against the axis value of a one-axis sweep (the study's layers sweep), best in green."""
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._axis: Axis | None = None
+        self._values: dict[int, float] = {}
+
     def show(self, axis: Axis, values: dict[int, float], title: str) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        plt.xlabel(axis.name)
+        self._axis, self._values = axis, {i: v for i, v in values.items() if math.isfinite(v)}
+        header = Text(title, style="bold")
+        if self._values:
+            header.append("  ").append_text(legend_entry(f"by {axis.name}", "cyan"))
+            header.append("  ").append_text(Text.from_ansi(str(plotext.colorize(BEST, "green")))).append(" best")
+        self.update_header(header)
+        self.set_empty(not self._values)
+
+    def draw(self, plt: Plot, width: int, height: int) -> None:
+        axis, values = self._axis, self._values
+        if axis is None or not values:
+            return
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in axis.values)
         positions = [float(v) if numeric else float(i) for i, v in enumerate(axis.values)]
         plt.xticks(positions, [value_label(v) for v in axis.values])
-        plt.xlim(min(positions), max(positions))
+        plt.xlim(*padded_range(min(positions), max(positions)))
         done = sorted(values)
-        if done:
-            plt.plot([positions[i] for i in done], [values[i] for i in done], color="cyan", marker="braille")
-            plt.scatter([positions[i] for i in done], [values[i] for i in done], color="cyan", marker="●")
-            best = min(done, key=values.__getitem__)
-            plt.scatter([positions[best]], [values[best]], color="green", marker="★")
-        else:
-            plt.plot([positions[0]], [0], color="gray", marker=" ")
-        self.refresh()
+        ends, ticks, labels = round_axis(min(values.values()), max(values.values()), max(2, (height - 2) // 3))
+        plt.yticks(ticks, labels)
+        plt.ylim(*ends)
+        xs, ys = [positions[i] for i in done], [values[i] for i in done]
+        plt.plot(xs, ys, color="cyan", marker="braille")
+        plt.scatter(xs, ys, color="cyan", marker="●")
+        best = min(done, key=values.__getitem__)
+        plt.scatter([positions[best]], [values[best]], color="green", marker=BEST)
 
 
 class HeatmapPanel(TabPane):
