@@ -1,0 +1,1 @@
+"""The Explore screen: what a run's units compute over a text (see tuirnn.inspection)."""
