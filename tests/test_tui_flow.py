@@ -311,7 +311,7 @@ def test_navigation_keys_never_type_into_a_field(tmp_path: Path) -> None:
 
 
 def test_the_palettes_quit_asks_first_while_training(tmp_path: Path, nietzsche_path: Path) -> None:
-    from tuirnn.tui.screens.confirm import ConfirmScreen
+    from tuirnn.tui.screens.confirm import QuitScreen
 
     app = make_app(tmp_path, tiny_config(nietzsche_path, max_steps=100_000))
 
@@ -321,7 +321,7 @@ def test_the_palettes_quit_asks_first_while_training(tmp_path: Path, nietzsche_p
             await wait_for(pilot, lambda: app.feed.status == "training")
             await app.run_action("quit")  # what the palette's Quit runs
             await pilot.pause()
-            assert isinstance(app.screen, ConfirmScreen) and app.is_running
+            assert isinstance(app.screen, QuitScreen) and app.is_running
             await pilot.press("n")
             assert app.feed.status == "training"
             await pilot.press("x")

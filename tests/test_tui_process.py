@@ -4,6 +4,7 @@ the run; and the core must never import textual."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import fcntl
 import os
 import pty
@@ -51,13 +52,14 @@ def test_app_module_does_not_import_torch_before_the_first_frame() -> None:
 
 
 def _spawn_app(tmp_path: Path, config_file: Path, locale: dict[str, str] | None = None,
-               code: str | None = None) -> tuple[int, int, list[bytes]]:
+               code: str | None = None, env_extra: dict[str, str] | None = None) -> tuple[int, int, list[bytes]]:
     """The app on a pseudo-terminal of 80x24, in a UTF-8 locale unless `locale` gives other variables;
     `code` runs instead of `python -m tuirnn --config CONFIG_FILE`."""
     env = {name: value for name, value in os.environ.items()
-           if name not in ("LC_ALL", "LC_CTYPE", "LANG", "TUIRNN_ASCII")}
+           if name not in ("LC_ALL", "LC_CTYPE", "LANG", "TUIRNN_ASCII", "TUIRNN_ON_HANG_UP")}
     env.update({"TERM": "xterm-256color", "TUIRNN_MODELS_DIR": str(tmp_path / "models"),
-                "TUIRNN_DATA_DIR": str(tmp_path / "data")}, **({"LANG": "C.UTF-8"} if locale is None else locale))
+                "TUIRNN_DATA_DIR": str(tmp_path / "data")}, **({"LANG": "C.UTF-8"} if locale is None else locale),
+               **(env_extra or {}))
     pid, master = pty.fork()
     if pid == 0:  # pragma: no cover  (the child becomes the app)
         command = ["-c", code] if code else ["-m", "tuirnn", "--config", str(config_file)]
@@ -110,10 +112,11 @@ def _exit_status(pid: int, timeout: float) -> int:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
-def test_hangup_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzsche_path: Path, signum: int) -> None:
+def test_hangup_told_to_stop_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzsche_path: Path,
+                                                                      signum: int) -> None:
     config_file = tmp_path / "tiny.toml"
     save_toml(tiny_config(nietzsche_path, max_steps=1_000_000, eval_every=1_000_000, sample_every=0), config_file)
-    pid, master, screen = _spawn_app(tmp_path, config_file)
+    pid, master, screen = _spawn_app(tmp_path, config_file, env_extra={"TUIRNN_ON_HANG_UP": "stop"})
     try:
         _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
         os.write(master, b"s")
@@ -133,6 +136,38 @@ def test_hangup_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzs
     logged = max(int(r["step"]) for r in run.metrics())
     assert checkpoint.step >= logged > 0
     assert run.info["status"] == "stopped"
+
+
+def test_a_hang_up_hands_the_run_to_a_detached_trainer_that_finishes_it(tmp_path: Path,
+                                                                         nietzsche_path: Path) -> None:
+    """The default: the terminal goes away, the app saves and hands over, and the run trains on to its
+    planned end in a process of its own, which the next `tuirnn` can attach to."""
+    config_file = tmp_path / "tiny.toml"
+    save_toml(tiny_config(nietzsche_path, max_steps=0, time_budget=25, eval_every=0, sample_every=0,
+                          log_every=20), config_file)
+    pid, master, screen = _spawn_app(tmp_path, config_file)
+    metrics = lambda: list((tmp_path / "models").glob("*/metrics.jsonl"))  # noqa: E731
+    try:
+        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+        os.write(master, b"s")
+        _wait(lambda: metrics() and metrics()[0].stat().st_size > 200, 60, "training to log metrics")
+        os.kill(pid, signal.SIGHUP)
+        os.close(master)  # the terminal is gone: every later write by the app fails
+        hung_up = time.time()
+        status = _exit_status(pid, 60)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(master)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    run_path = metrics()[0].parent
+    _wait(lambda: RunDir.open(run_path).info.get("status") == "completed", 120, "the detached trainer to finish")
+    run = RunDir.open(run_path)
+    later = [r for r in run.metrics() if "loss" in r and r["time"] > hung_up + 3]
+    assert later, "nothing was trained after the hang-up"
+    assert load_checkpoint(run.latest_path).step == run.info["step"] == max(int(r["step"]) for r in run.metrics())
+    log = (run_path / "train.log").read_text()
+    assert "detached trainer: " in log and "completed at step" in log
+    assert [r.status for r in list_runs(tmp_path / "models")] == ["completed"]
 
 
 STUCK_APP = """

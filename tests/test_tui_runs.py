@@ -15,6 +15,7 @@ from tui_helpers import make_app
 
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Vocabulary
+from tuirnn.jsonl_tail import JsonlTail
 from tuirnn.runs import METRICS_FILE, TRIALS_DIR, RunDir
 from tuirnn.sweeps.definition import sweep_preset
 from tuirnn.sweeps.sweepdir import SweepDir
@@ -22,7 +23,7 @@ from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.screens.runs import RunsScreen, RunTable, _date
 from tuirnn.tui.widgets.loss_chart import LossChart
-from tuirnn.tui.widgets.run_tail import JsonlTail, MetricsTail, RunTail
+from tuirnn.tui.widgets.run_tail import MetricsTail, RunTail
 
 MTIME = 1_717_243_200.0  # 2024-06-01 12:00 UTC
 
@@ -95,7 +96,7 @@ def test_lists_runs_and_shows_the_highlighted_one(tmp_path: Path, models: Path) 
                 str(models / name) for name in ("shakespeare-lstm2x256", "nietzsche-gru2x128", "default-lstm2x256")
             ]
             assert [str(cell) for cell in table.get_row_at(1)] == [
-                "", "nietzsche", "gru 2x128", "400", "1.702", "2.455", "stopped", "2024-06-01"]
+                "", "nietzsche-gru2x128", "gru 2x128", "400", "1.702", "stopped", "2024-06-01", "nietzsche", "2.455"]
             await pilot.press("down", "enter")
             await pilot.pause()
             chart = screen.query_one(LossChart)
@@ -277,9 +278,18 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await pilot.press("4")
             table = app.screen.query_one(RunTable)
-            assert [row.key.value for row in table.ordered_rows] == [
-                str(path) for path in (models / "shakespeare-lstm2x256", trials / "t000", trials / "t001",
-                                       models / "nietzsche-gru2x128", models / "default-lstm2x256")]
+            sweep_row = "sweep:" + str(trials.parent)
+            assert [row.key.value for row in table.ordered_rows] == [  # the sweep collapsed, where its newest goes
+                str(models / "shakespeare-lstm2x256"), sweep_row, str(models / "nietzsche-gru2x128"),
+                str(models / "default-lstm2x256")]
+            assert [str(cell) for cell in table.get_row_at(1)][1:6] == ["▸ grid", "sweep", "400", "2.114", "2 trials"]
+            await pilot.press("down", "t")
+            await pilot.pause()
+            assert resumed == []  # a sweep's row is not a run
+            await pilot.press("enter")
+            assert [row.key.value for row in table.ordered_rows][1:4] == [
+                sweep_row, str(trials / "t000"), str(trials / "t001")]
+            assert str(table.get_row_at(2)[1]) == "  t000"
             await pilot.press("down")
             assert app.screen.query_one(LossChart).border_title == "grid/t000"
             await pilot.press("m", "down")
@@ -299,6 +309,33 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
             make_run(trials, "t002")
             await pilot.pause(1.5)
             assert str(trials / "t002") in [row.key.value for row in table.ordered_rows]
+
+    asyncio.run(scenario())
+
+
+def test_o_orders_and_slash_filters_and_escape_gives_the_keys_back(tmp_path: Path, models: Path) -> None:
+    add_sweep(models, "grid", {"t000": 600})
+
+    async def scenario() -> None:
+        app = make_app(tmp_path, models=models)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4")
+            table = app.screen.query_one(RunTable)
+
+            def names() -> list[str]:
+                return [str(table.get_row_at(i)[1]).strip() for i in range(table.row_count)]
+
+            await pilot.press("o")  # best validation loss first; a run without one last
+            assert names() == ["shakespeare-lstm2x256", "nietzsche-gru2x128", "▸ grid", "default-lstm2x256"]
+            assert "best val first" in str(table.border_title)
+            await pilot.press("o")
+            assert names() == ["default-lstm2x256", "▸ grid", "nietzsche-gru2x128", "shakespeare-lstm2x256"]
+            await pilot.press("slash", "n", "i", "e", "t", "z")
+            assert names() == ["▾ grid", "t000", "nietzsche-gru2x128"]  # a match inside a sweep opens it
+            await pilot.press("escape", "1")
+            assert app.current_mode == "train"  # the filter gave the keys back: 1 switched screens
+            await pilot.press("4")
+            assert len(names()) == 4
 
     asyncio.run(scenario())
 

@@ -68,7 +68,7 @@ class Cadence:
     sample_every: int
 
 
-def _count_between(every: int, after: int, total: int) -> int:
+def count_between(every: int, after: int, total: int) -> int:
     """Multiples of `every` in (after, total): the periodic events still to come before the end."""
     return max(0, (total - 1) // every - after // every)
 
@@ -88,8 +88,8 @@ def plan(budget_s: float, elapsed_s: float, step: int, costs: Costs, spacing: Ca
     steps_left = max(1, int((remaining - final) / costs.seconds_per_step))
     for _ in range(3):  # the periodic events' cost depends on the steps, and the steps on it
         eval_every, sample_every = spaced(step + steps_left)
-        periodic = (_count_between(eval_every, step, step + steps_left) * costs.evaluation_s
-                    + _count_between(sample_every, step, step + steps_left) * costs.sample_s)
+        periodic = (count_between(eval_every, step, step + steps_left) * costs.evaluation_s
+                    + count_between(sample_every, step, step + steps_left) * costs.sample_s)
         steps_left = max(1, int((remaining - final - periodic) / costs.seconds_per_step))
     return Cadence(step + steps_left, *spaced(step + steps_left))
 

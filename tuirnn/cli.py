@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tuirnn import __version__
+from tuirnn import __version__, control_cli, data_cli
 from tuirnn.cli_output import note, say
 from tuirnn.config import (
     FIELDS,
@@ -35,6 +35,7 @@ from tuirnn.config import (
 from tuirnn.corpus import DEFAULT_MAX_CORPUS_BYTES, MAX_CORPUS_BYTES_ENV
 from tuirnn.errors import TuirnnError
 from tuirnn.formatting import format_duration, human_bytes, model_label
+from tuirnn.handoff import HANG_UP_CHOICES, HANG_UP_ENV
 from tuirnn.paths import safe_child
 from tuirnn.stop_signals import StopOnSignal
 from tuirnn.sweeps import cli as sweep_cli
@@ -97,6 +98,10 @@ def build_parser() -> Parser:
                         help="where corpora are cached (default: $TUIRNN_DATA_DIR, else ./data)")
     parser.add_argument("--config", dest="app_config", type=Path, default=None,
                         help="open the app with this TOML configuration (default: the built-in defaults)")
+    parser.add_argument("--on-hang-up", choices=HANG_UP_CHOICES, default=None,
+                        help="what the app does with a training run when its terminal goes away (a dropped SSH "
+                             "session): detach hands it to a trainer that goes on without a terminal, stop saves "
+                             f"and stops it (default: ${HANG_UP_ENV}, else detach)")
     commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model headless", description="Train a model headless.")
@@ -135,30 +140,7 @@ def build_parser() -> Parser:
                           help="also write the text to this file, and how to draw it again to FILE.json "
                                "(default: none)")
 
-    data = commands.add_parser(
-        "data", help="list, download and inspect corpora",
-        description=f"Corpora. A corpus file must be a regular file of at most {DEFAULT_MAX_CORPUS_BYTES >> 30} GiB; "
-                    f"set the environment variable {MAX_CORPUS_BYTES_ENV} to another number of bytes to change that.")
-    data_commands = data.add_subparsers(dest="data_command", parser_class=Parser, metavar="ACTION", required=True)
-    data_commands.add_parser("list", help="named corpora and whether they are downloaded")
-    fetch = data_commands.add_parser(
-        "fetch", help="download a named corpus",
-        description="Download a named corpus and check it (size, UTF-8, sha256) before it replaces anything. A corpus "
-                    "without a pinned sha256 must match the first copy downloaded here (recorded in "
-                    "DATA_DIR/checksums.json).")
-    fetch.add_argument("name", help="a named corpus (see `tuirnn data list`)")
-    fetch.add_argument("--url", help="download from this mirror instead: an http, https or file URL (default: the "
-                                     "corpus's own URL)")
-    fetch.add_argument("--force", action="store_true",
-                       help="accept a copy that differs from the first one downloaded (unpinned corpora)")
-    fetch.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS",
-                       help="give up when the download takes longer than this in all (default: 120)")
-    data_commands.add_parser("clean", help="delete the corpus cache (DATA_DIR/cache); corpora stay")
-    info = data_commands.add_parser("info", help="characters, vocabulary and split of a corpus")
-    info.add_argument("corpus", help="named corpus, 'default' or a file path")
-    info.add_argument("--newlines-to-spaces", action="store_true", help="replace newlines with spaces first")
-    info.add_argument("--encoding-errors", default="strict", choices=("strict", "replace", "latin-1"),
-                      help="what to do with text that is not valid UTF-8 (default: strict, refuse it)")
+    data_cli.add_parser(commands, Parser)
 
     commands.add_parser("runs", help="list saved runs", description="Saved runs, sweeps' trials included.")
     commands.add_parser("presets", help="list the configuration presets", description="The presets.")
@@ -166,6 +148,7 @@ def build_parser() -> Parser:
                         description="What tuirnn will use on this machine: torch and CUDA, the device and precision "
                                     "`auto` picks, threads, and the data and models directories.")
     sweep_cli.add_parser(commands)
+    control_cli.add_parsers(commands, _resolve_run_path)
     return parser
 
 
@@ -232,8 +215,8 @@ def _plan_lines(config: RunConfig, vocab_size: int, corpus_text: str, per_epoch:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuirnn.launch import check_resumable, create_run, plan_run, resume_run
-    from tuirnn.runs import RunDir, new_run_name
+    from tuirnn.launch import check_resumable, create_run, extension, plan_run, resume_run
+    from tuirnn.runs import RunDir, live_status, new_run_name
 
     if args.resume_from and not args.resume:
         raise ConfigError("--from goes with --resume")
@@ -250,6 +233,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if config.train.schedule != "constant" and _length_changed(run.config, config):
             note(f"the {config.train.schedule} learning-rate decay now spans the new length, so the steps "
                  "from here differ from a run started with it")
+        status = live_status(run.path, run.info)
+        if status in ("completed", "early-stopped") and not _length_changed(run.config, config):
+            run.release()
+            flag, value = next(iter(extension(run.config).items()))
+            note(f"{run.name} has {status} at step {int(run.info.get('step', 0) or 0):,}: nothing left to train; "
+                 f"give it more to extend it, e.g. --{flag.replace('_', '-')} {value:g}")
+            return EXIT_OK
     else:
         if args.name is not None and args.out is not None:
             raise ConfigError("give either --name or --out, not both")
@@ -365,49 +355,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_data(args: argparse.Namespace) -> int:
-    from tuirnn import catalog
-
-    data_dir = _data_dir(args)
-    if args.data_command == "list":
-        for status in catalog.list_corpora(data_dir):
-            state = "built-in" if status.path is None else "downloaded" if status.available else "not downloaded"
-            say(f"{status.name:<16} {state:<15} {status.description}")
-        return EXIT_OK
-    if args.data_command == "fetch":
-        return _fetch(args.name, data_dir, args.url, args.force, args.deadline)
-    if args.data_command == "clean":
-        cleaned = catalog.clean(data_dir)
-        say(f"removed {cleaned.files} cache files ({human_bytes(cleaned.bytes)}) from {data_dir / 'cache'}")
-        return EXIT_OK
-    corpus = catalog.open_corpus(args.corpus, data_dir, args.newlines_to_spaces, args.encoding_errors)
-    train, val = corpus.split(RunConfig().data.val_fraction)
-    say(corpus.describe())
-    say(f"train {len(train):,} chars, validation {len(val):,} chars; sha256 {corpus.sha256}")
-    say("vocabulary: " + "".join(c if c.isprintable() and c != " " else repr(c) for c in corpus.vocab.chars))
-    return EXIT_OK
-
-
-def _fetch(name: str, data_dir: Path, url: str | None, force: bool, deadline_s: float) -> int:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    from tuirnn.catalog import fetch
-
-    if not 0 < deadline_s <= 86_400:
-        raise ConfigError(f"--deadline must be more than 0 and at most 86400 seconds, not {deadline_s:g}")
-    if sys.stderr.isatty():
-        with Progress(f"[bold]{name}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
-            task = bar.add_task(name, total=None)
-            path = fetch(name, data_dir, url, lambda done, total: bar.update(task, completed=done, total=total),
-                         deadline_s=deadline_s, force=force)
-    else:
-        path = fetch(name, data_dir, url, deadline_s=deadline_s, force=force)
-    say(f"{name} saved to {path}")
-    return EXIT_OK
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
-    from tuirnn.runs import list_runs
+    from tuirnn.live import read_live
+    from tuirnn.runs import LIVE_STATUSES, list_runs
 
     runs = list_runs(_models_dir(args))
     if not runs:
@@ -420,6 +370,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.modified))
         say(f"{r.name:<40} {r.corpus[:16]:<16} {r.architecture:<14} {r.steps:>7} {loss:>9} {bpc:>6} {r.status:<11} "
             f"{when}")
+        live = read_live(r.path) if r.status in LIVE_STATUSES else None
+        if live is not None:
+            say(f"  live: {live.describe()}")
     return EXIT_OK
 
 
@@ -454,13 +407,17 @@ def open_app(args: argparse.Namespace) -> int:
     from tuirnn.tui.app import run_app
 
     config = validate(load_toml(args.app_config)) if args.app_config else None
-    return run_app(models_dir=_models_dir(args), data_dir=_data_dir(args), config=config)
+    on_hang_up = args.on_hang_up or os.environ.get(HANG_UP_ENV) or "detach"
+    if on_hang_up not in HANG_UP_CHOICES:
+        raise ConfigError(f"{HANG_UP_ENV} must be one of {', '.join(HANG_UP_CHOICES)}, not {on_hang_up!r}")
+    return run_app(models_dir=_models_dir(args), data_dir=_data_dir(args), config=config, on_hang_up=on_hang_up)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": cmd_train, "generate": cmd_generate, "data": cmd_data, "runs": cmd_runs, "presets": cmd_presets,
-    "doctor": cmd_doctor,
+    "train": cmd_train, "generate": cmd_generate, "data": lambda args: data_cli.run(args, _data_dir(args)),
+    "runs": cmd_runs, "presets": cmd_presets, "doctor": cmd_doctor,
     "sweep": sweep_cli.run,
+    **dict.fromkeys(control_cli.ACTIONS, control_cli.run),
 }
 
 

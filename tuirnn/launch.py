@@ -18,6 +18,7 @@ from tuirnn.config import (
     ConfigError,
     RunConfig,
     get_field,
+    run_length,
     validate,
     with_overrides,
 )
@@ -89,3 +90,15 @@ def resume_run(run: RunDir, plan: Plan) -> Launch:
     epochs, ...) is saved by the trainer once the checkpoint has proved good, never before."""
     check_resumable({name for name in FIELDS if get_field(plan.config, name) != get_field(run.config, name)})
     return Launch(plan.config, plan.corpus, run, resume=True)
+
+
+def extension(config: RunConfig) -> dict[str, Any]:
+    """The overrides that give a finished run as much training again as it had: its steps, its epochs or
+    its time budget, doubled (a budget's plan keeps what was spent, so the new budget adds the rest)."""
+    train = config.train
+    way = run_length(train)
+    if way == "steps":
+        return {"max_steps": 2 * train.max_steps}
+    if way == "budget":
+        return {"time_budget": 2 * train.time_budget}
+    return {"epochs": 2 * train.epochs}

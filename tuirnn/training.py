@@ -13,13 +13,12 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from tuirnn.batching import Batches, make_batches, make_eval_batches, to_device_ids
-from tuirnn.budget import Cadence, Pacer, evaluation_chars
+from tuirnn.budget import Cadence, Pacer, count_between, evaluation_chars
 from tuirnn.checkpoint import (
     Checkpoint,
     save_checkpoint,
@@ -46,11 +45,13 @@ from tuirnn.events import (
 from tuirnn.generation_record import LIVE_WEIGHTS, WeightsOrigin
 from tuirnn.models import CharRNN, State, state_tensors
 from tuirnn.optimization import lr_factor, make_optimizer
+from tuirnn.remote_control import ControlServer
 from tuirnn.resume import restore, rng_snapshot
 from tuirnn.runs import RunDir, RunError, RunInUse
 from tuirnn.sampling import Generator
 from tuirnn.sampling_settings import SamplingSettings
 from tuirnn.subscribers import Subscribers
+from tuirnn.throughput import Progress
 from tuirnn.train_step import TrainStep
 from tuirnn.validation_watch import ValidationWatch
 
@@ -72,26 +73,6 @@ def is_out_of_memory(error: RuntimeError) -> bool:
     alloc_cpu.cpp] ... can't allocate memory`."""
     text = str(error).lower()
     return "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
-
-
-@dataclass
-class _Progress:
-    """Throughput bookkeeping for one logging interval, excluding evaluation and sampling time."""
-
-    started: float
-    steps: int = 0
-    excluded_s: float = 0.0
-    seconds_per_step: float | None = None
-
-    def rate(self, now: float) -> float:
-        busy = max(now - self.started - self.excluded_s, 1e-9)
-        per_step = busy / max(self.steps, 1)
-        previous = self.seconds_per_step
-        self.seconds_per_step = per_step if previous is None else 0.7 * previous + 0.3 * per_step
-        return per_step
-
-    def reset(self, now: float) -> None:
-        self.started, self.steps, self.excluded_s = now, 0, 0.0
 
 
 class Trainer:
@@ -128,6 +109,8 @@ class Trainer:
         self._last_mean_loss: float | None = None
         """The mean training loss of the latest logged interval (a single batch's is too noisy to compare)."""
         self._stopped_early = False
+        self._costs = [0.0, 0.0]
+        """Seconds the latest validation and sample took, for the ETA."""
         if resume and run is None:
             raise ConfigError("resuming needs a run directory")
 
@@ -171,7 +154,11 @@ class Trainer:
         """Train to the end (or until stopped); never raises for expected failures."""
         try:
             with self.run_dir.training_lock() if self.run_dir is not None else contextlib.nullcontext():
-                return self._run_locked()
+                if self.run_dir is None:
+                    return self._run_locked()
+                with ControlServer(self.run_dir.path, self.control) as server:  # other processes steer it
+                    self.subscribe(server.observe)
+                    return self._run_locked()
         except RunInUse as exc:  # the run belongs to the other process: report, but write nothing into it
             event = Failed(self.step, "error", str(exc), self.run_dir.path if self.run_dir else None)
             self._emit(event)
@@ -248,16 +235,19 @@ class Trainer:
 
         start_step = self.step
         self._started = time.perf_counter()
-        progress = _Progress(self._started)
+        progress = Progress(self._started)
         loss_sum = torch.zeros((), device=device)
         loss = torch.zeros((), device=device)
         grad_norm: torch.Tensor | None = None
         control = self.control
         def evaluate() -> float:
-            return self._timed(lambda: self._evaluate_and_save(model, optimizer, carried(), eval_batches, device))
+            self._costs[0] = self._timed(lambda: self._evaluate_and_save(model, optimizer, carried(), eval_batches,
+                                                                         device))
+            return self._costs[0]
 
         def sample() -> float:
-            return self._timed(lambda: self._sample(model, device))
+            self._costs[1] = self._timed(lambda: self._sample(model, device))
+            return self._costs[1]
 
         pacer = self._pacer
         while self.step < pacer.cadence.total_steps:
@@ -355,7 +345,7 @@ class Trainer:
         action()
         return time.perf_counter() - started
 
-    def _log(self, progress: _Progress, loss_sum: torch.Tensor, loss: torch.Tensor, grad_norm: torch.Tensor | None,
+    def _log(self, progress: Progress, loss_sum: torch.Tensor, loss: torch.Tensor, grad_norm: torch.Tensor | None,
              params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, per_epoch: int,
              chars_per_step: int) -> None:
         mean_loss = float(loss_sum) / max(progress.steps, 1)
@@ -372,8 +362,11 @@ class Trainer:
         seconds_per_step = progress.rate(now)
         total = self._shown_total()
         eta = self._pacer.eta(now)
-        if eta is None:
-            eta = (total - self.step) * (progress.seconds_per_step or seconds_per_step)
+        if eta is None:  # the steps left at the shown speed, and the validations and samples among them
+            cadence = self._pacer.cadence
+            eta = (total - self.step) * seconds_per_step
+            for every, seconds in zip((cadence.eval_every, cadence.sample_every), self._costs, strict=True):
+                eta += count_between(every, self.step, total) * seconds if every else 0.0
         metrics = StepMetrics(
             step=self.step,
             total_steps=total,

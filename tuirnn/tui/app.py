@@ -1,8 +1,10 @@
 """The tuirnn app: five screens (modes) over one shared configuration, one training worker and one sweep runner.
 
-torch is imported just after the first frame is shown, never before. Quitting, Ctrl-C, SIGTERM and SIGHUP
-(a dropped SSH session) stop the trainer between steps and any running sweep, which save checkpoints
-before the process exits; the app owns both, so this holds whatever screen has or has not been shown.
+torch is imported just after the first frame is shown, never before. Quitting, Ctrl-C and SIGTERM stop the
+trainer between steps and any running sweep, which save checkpoints before the process exits; the app
+owns both, so this holds whatever screen has or has not been shown. A hang-up (SIGHUP: a dropped SSH
+session) does the same, then, unless told to stop (`--on-hang-up stop`), hands the run to a detached
+trainer that goes on to its planned end; the next `tuirnn` offers to attach to it.
 """
 
 from __future__ import annotations
@@ -22,14 +24,19 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuirnn.config import ConfigError, RunConfig, validate
+from tuirnn.config import ConfigError, RunConfig, run_length, validate, with_overrides
 from tuirnn.corpus import CorpusError
-from tuirnn.events import Event, Failed, Finished, Overfitting, TrainingControl
+from tuirnn.events import Evaluated, Event, Failed, Finished, Overfitting, Sampled, StepMetrics, TrainingControl
+from tuirnn.formatting import format_duration
 from tuirnn.paths import PathError, safe_child
+from tuirnn.run_follow import RunFollower
+from tuirnn.runs import RunDir, RunError, live_status
 from tuirnn.tui.ascii_output import ascii_driver, launch_environment, wants_ascii
+from tuirnn.tui.attachment import POLL_S, Attachment
 from tuirnn.tui.feed import TrainingFeed
+from tuirnn.tui.handover import Handover
 from tuirnn.tui.messages import SweepNews, TrainingChanged
-from tuirnn.tui.screens.confirm import ConfirmScreen
+from tuirnn.tui.screens.confirm import ConfirmScreen, QuitScreen
 from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.help import HelpScreen
 from tuirnn.tui.screens.model import ModelScreen
@@ -50,6 +57,14 @@ EXIT_DEADLINE_S = 8.0
 that never returns) does not keep the process alive: the last checkpoint on disk stays as it was."""
 MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"),
              ("sweep", "5", "f6"))
+
+
+def _length_text(config: RunConfig) -> str:
+    train = config.train
+    way = run_length(train)
+    if way == "steps":
+        return f"{train.max_steps:,} steps"
+    return format_duration(train.time_budget) if way == "budget" else f"{train.epochs} epochs"
 
 
 def _wants_ansi_theme() -> bool:
@@ -75,8 +90,12 @@ class TuirnnApp(App[int]):
     ]
 
     def __init__(self, models_dir: Path, data_dir: Path, config: RunConfig | None = None, preload_torch: bool = True,
-                 ascii_output: bool = False, exit_deadline: bool = False):
+                 ascii_output: bool = False, exit_deadline: bool = False, on_hang_up: str = "detach"):
         super().__init__()
+        self.on_hang_up = on_hang_up
+        """`detach`: a hang-up hands a training run to a detached trainer; `stop`: it stops and saves."""
+        self.attachment = Attachment(self)
+        self.handover = Handover(self)
         self.exit_deadline = exit_deadline
         """End the process EXIT_DEADLINE_S after quitting starts, whatever a worker is stuck in (real runs
         only: under a test harness it would end the harness too)."""
@@ -86,7 +105,7 @@ class TuirnnApp(App[int]):
         self.models_dir = Path(models_dir)
         self.data_dir = Path(data_dir)
         self.config = config or RunConfig()
-        self.feed = TrainingFeed(self._notify_training)
+        self.feed = TrainingFeed(self.notify_training)
         self.trainer: Trainer | None = None
         self.training_idle = threading.Event()
         self.training_idle.set()
@@ -100,6 +119,8 @@ class TuirnnApp(App[int]):
     def on_mount(self) -> None:
         if self.preload_torch:
             self.call_after_refresh(self._preload_torch)
+        self.set_interval(POLL_S, self.attachment.poll)
+        self.call_after_refresh(self.attachment.offer_live_runs)
 
     def _preload_torch(self) -> None:
         self.ensure_torch()
@@ -129,18 +150,27 @@ class TuirnnApp(App[int]):
         yield SystemCommand("Pause or resume training", "Toggle pause", self.toggle_pause)
         yield SystemCommand("Stop training", "Stop after this step and save a checkpoint", self.stop_training)
         yield SystemCommand("Save checkpoint now", "Write the latest checkpoint", self.save_now)
+        yield SystemCommand("Detach training", "Hand the run to a trainer that outlives this app",
+                            lambda: self.handover.detach(quit_after=False))
         for mode, _, _ in MODE_KEYS:
             yield SystemCommand(f"Go to {mode}", f"Open the {mode} screen", lambda m=mode: self.switch_mode(m))
         yield SystemCommand("Help", "Show the key bindings", self.action_help)
 
     # ----- training --------------------------------------------------------------------------------
-    def _notify_training(self, event: Event | None) -> None:
+    def notify_training(self, event: Event | None) -> None:
         self.post_message(TrainingChanged(event))
 
-    def start_training(self, resume_dir: Path | None = None) -> None:
+    def start_training(self, resume_dir: Path | None = None, extend: bool = False) -> None:
+        """Train the app's configuration, or resume the run at `resume_dir` (`extend`: by as much again)."""
+        if self.attachment.following:
+            self.notify("This screen follows a run trained elsewhere: d leaves it, then s starts a new one.",
+                        severity="warning")
+            return
         if self.feed.active:
             self.notify("A run is already training: stop it first (x).", severity="warning")
             return
+        if self.attachment.run_path is not None:
+            self.attachment.leave()
         try:
             config = validate(self.config) if resume_dir is None else None
         except ConfigError as exc:
@@ -148,25 +178,37 @@ class TuirnnApp(App[int]):
             return
         self.ensure_torch()
         self.trainer = None
-        self.feed = TrainingFeed(self._notify_training, status="starting", message="loading corpus and torch...")
+        self.feed = TrainingFeed(self.notify_training, status="starting", message="loading corpus and torch...")
+        if resume_dir is not None:
+            self._show_history(resume_dir)
         self.training_idle.clear()
         self.post_message(TrainingChanged(None))
-        self._train(config, resume_dir)
+        self._train(config, resume_dir, extend)
+
+    def _show_history(self, run_path: Path) -> None:
+        """A resumed run's curve and samples up to its checkpoint, so its chart starts at step 0."""
+        try:
+            _, events = RunFollower(run_path).poll()
+            saved = int(RunDir.open(run_path).info.get("step", 0) or 0)
+        except (RunError, OSError, ValueError):
+            return  # the worker says what is wrong with the run
+        self.feed.replay([e for e in events if isinstance(e, (StepMetrics, Evaluated, Sampled)) and e.step <= saved])
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def _train(self, config: RunConfig | None, resume_dir: Path | None) -> None:
+    def _train(self, config: RunConfig | None, resume_dir: Path | None, extend: bool) -> None:
         worker = get_current_worker()
         feed = self.feed
         try:
-            from tuirnn.launch import Launch, create_run, plan_run, resume_run
-            from tuirnn.runs import RunDir, RunError, new_run_name
+            from tuirnn.launch import Launch, create_run, extension, plan_run, resume_run
+            from tuirnn.runs import new_run_name
             from tuirnn.training import Trainer
 
             run: RunDir | None = None
             try:
                 if resume_dir is not None:
                     run = RunDir.open_claimed(resume_dir)  # before any write: another trainer is refused here
-                    launch: Launch = resume_run(run, plan_run(run.config, self.data_dir))
+                    settings = with_overrides(run.config, extension(run.config)) if extend else run.config
+                    launch: Launch = resume_run(run, plan_run(settings, self.data_dir))
                 else:
                     assert config is not None
                     plan = plan_run(config, self.data_dir)
@@ -207,6 +249,8 @@ class TuirnnApp(App[int]):
         if (isinstance(event, (Finished, Failed)) and trainer is not None and trainer.run_dir is not None
                 and trainer.run_dir.path == event.run_dir):
             self.trainer = None  # gives the model and optimizer memory back (on a GPU too)
+            if self.handover.trainer_ended(event, quitting=self._quitting):
+                event = None  # not "training stopped": it goes on elsewhere
         if isinstance(event, Failed):
             self.notify(event.message, title="Training failed", severity="error", timeout=10)
         elif isinstance(event, Overfitting):
@@ -217,6 +261,9 @@ class TuirnnApp(App[int]):
             self.screen.show_feed(self.feed, message.event)
 
     def toggle_pause(self) -> None:
+        if self.attachment.following:
+            self.attachment.send("unpause" if self.feed.status == "paused" else "pause")
+            return
         if self.trainer is None or not self.feed.active:
             self.notify("Nothing is training.", severity="warning")
             return
@@ -224,6 +271,9 @@ class TuirnnApp(App[int]):
         control.resume() if control.paused else control.pause()
 
     def stop_training(self) -> None:
+        if self.attachment.following:
+            self.attachment.send("stop")
+            return
         if not self.feed.active:
             self.notify("Nothing is training.", severity="warning")
             return
@@ -236,6 +286,9 @@ class TuirnnApp(App[int]):
             self.workers.cancel_group(self, "training")
 
     def save_now(self) -> None:
+        if self.attachment.following:
+            self.attachment.send("save")
+            return
         if self.trainer is None or not self.feed.active:
             self.notify("Nothing is training.", severity="warning")
             return
@@ -253,9 +306,36 @@ class TuirnnApp(App[int]):
         assert isinstance(generate, GenerateScreen)
         generate.choose_run(Path(run_path))
 
-    def resume_run(self, run_path: Path) -> None:
-        self.start_training(resume_dir=Path(run_path))
+    def attach_run(self, run_path: Path) -> None:
+        if self.feed.active and not self.attachment.following:
+            self.notify("A run trains here: stop it (x) or detach it (d) first.", severity="warning")
+            return
         self.switch_mode("train")
+        self.attachment.attach(Path(run_path))
+
+    def resume_run(self, run_path: Path) -> None:
+        """Continue a stopped or interrupted run; one that reached its end is offered as much again."""
+        path = Path(run_path)
+        try:
+            run = RunDir.open(path)
+        except RunError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        status = live_status(path, run.info)
+        if status not in ("completed", "early-stopped"):
+            self.start_training(resume_dir=path)
+            self.switch_mode("train")
+            return
+
+        def answered(extend: bool | None) -> None:
+            if extend:
+                self.start_training(resume_dir=path, extend=True)
+                self.switch_mode("train")
+
+        step = int(run.info.get("step", 0) or 0)
+        question = (f"{run.name} has {status} (step {step:,}): resuming it has nothing left to train. Extend it "
+                    f"by as much training again ({_length_text(run.config)} more)?")
+        self.push_screen(ConfirmScreen(question, "Extend"), answered)
 
     # ----- app actions -----------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -269,15 +349,26 @@ class TuirnnApp(App[int]):
         self.action_quit_app()
 
     def action_quit_app(self) -> None:
-        if not self.feed.active and not self.sweeps.running:
-            self.exit(0)
+        training_here = self.feed.active and not self.attachment.following
+        if not training_here and not self.sweeps.running:
+            self.exit(0)  # a run followed from its files goes on training
+            return
+        if training_here and not self.sweeps.running:
+            def chose(choice: str | None) -> None:
+                if choice == "stop":
+                    self.save_and_exit()
+                elif choice == "detach":
+                    self.handover.detach(quit_after=True)
+
+            self.push_screen(QuitScreen("A run is training. Save a checkpoint and quit, or keep it training "
+                                        "without this app?"), chose)
             return
 
         def answered(stop: bool | None) -> None:
             if stop:
                 self.save_and_exit()
 
-        what = "A run is training" if self.feed.active else "A sweep is running"
+        what = "A run is training and a sweep is running" if training_here else "A sweep is running"
         self.push_screen(ConfirmScreen(f"{what}. Save checkpoints and quit?", "Save and quit"), answered)
 
     def save_and_exit(self) -> None:
@@ -307,8 +398,11 @@ class TuirnnApp(App[int]):
         Once the trainer has saved, the process exits even if Textual is stuck writing to a terminal
         that no longer exists (SIGHUP); after SIGTERM it first gets a moment to restore the terminal.
         """
-        if self.trainer is not None:
-            self.trainer.control.stop()
+        trainer = self.trainer
+        if trainer is not None:
+            if terminal_lost and self.on_hang_up == "detach" and trainer.run_dir is not None:
+                self.handover.due = trainer.run_dir.path  # started once the trainer has saved and let go
+            trainer.control.stop()
         self.sweeps.stop()
         if not self._quitting:
             self._quitting = True
@@ -328,6 +422,8 @@ class TuirnnApp(App[int]):
         self.training_idle.wait(timeout=EXIT_DEADLINE_S)
         # a sweep's trials save on their own once its driver is gone: the engine is not waited for past the deadline
         self.sweeps.idle.wait(timeout=max(0.0, deadline - time.monotonic()))
+        if self.training_idle.is_set():
+            self.handover.start_once()
         if not terminal_lost:
             loop = self._loop
             if loop is not None and loop.is_running():
@@ -336,8 +432,9 @@ class TuirnnApp(App[int]):
         os._exit(0)
 
 
-def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -> int:
-    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(launch_environment()), exit_deadline=True)
+def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None, on_hang_up: str = "detach") -> int:
+    app = TuirnnApp(models_dir, data_dir, config, ascii_output=wants_ascii(launch_environment()), exit_deadline=True,
+                    on_hang_up=on_hang_up)
 
     def on_signal(signum: int, frame: object) -> None:
         app.hang_up(terminal_lost=signum == getattr(signal, "SIGHUP", None))
@@ -355,4 +452,5 @@ def run_app(models_dir: Path, data_dir: Path, config: RunConfig | None = None) -
         if not (app.training_idle.wait(timeout=EXIT_DEADLINE_S)
                 and app.sweeps.idle.wait(timeout=max(0.0, deadline - time.monotonic()))):
             os._exit(1)  # a worker is stuck: the interpreter would wait for its thread forever
+        app.handover.start_once()  # a hang-up's run, if the app ended before its exit watch got to it
     return 0

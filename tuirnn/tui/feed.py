@@ -83,13 +83,27 @@ class TrainingFeed:
             self.status = "training"
         elif isinstance(event, Finished):
             self.status = event.reason
-            self.message = f"{event.reason} at step {event.step}; saved in {event.run_dir}"
+            then = "r resumes it" if event.reason == "stopped" else "r trains it further"
+            self.message = f"{event.reason} at step {event.step:,}; saved in {event.run_dir}; {then}"
         elif isinstance(event, Failed):
             self.status = "failed"
-            self.message = f"failed at step {event.step}: {event.message}"
+            self.message = f"failed at step {event.step:,}: {event.message}"
         elif isinstance(event, Overfitting):
             self.overfitting = event
         self.notify(event)
+
+    def replay(self, events: list[Event]) -> list[Event]:
+        """Take a run's past events (read from its files) with one redraw for the lot, not one per event;
+        the endings (Finished, Failed) among them, which the caller may announce."""
+        ends: list[Event] = []
+        notify = self.notify
+        self.notify = lambda event: ends.append(event) if isinstance(event, (Finished, Failed)) else None
+        try:
+            for event in events:
+                self(event)
+        finally:
+            self.notify = notify
+        return ends
 
     @property
     def active(self) -> bool:

@@ -1,6 +1,8 @@
 """Saved runs: browse them, watch one that another process is training, compare two, resume, generate, delete.
 
-Sweeps' trials are listed too, as <sweep>/<trial>; they are resumed and deleted with their sweep, not alone.
+Every row shows the run's name. A sweep's trials are grouped under one row of their sweep, collapsed until
+Enter opens it; they are resumed and deleted with their sweep, not alone. `o` changes the order (newest,
+best validation loss, name), `/` filters by name, corpus or model.
 
 The highlighted run's loss curves and samples show below the table. While the screen is active a timer
 reads what the shown runs' logs gained (see `RunTail`), so a headless `tuirnn train` is watched live.
@@ -18,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from tuirnn.runs import (
     LIVE_STATUSES,
@@ -42,25 +44,63 @@ MARK = "◆"
 SHOWN_COLORS = ("cyan", "orange")
 MARKED_COLORS = ("magenta", "green")
 STATUS_STYLES = {"running": "bold green", "failed": "red", "stopped": "yellow", "interrupted": "yellow"}
-COLUMNS = (("", "mark"), ("corpus", "corpus"), ("model", "model"), ("steps", "steps"), ("val", "loss"),
-           ("bpc", "bpc"), ("status", "status"), ("modified", "date"))
+COLUMNS = (("", "mark"), ("run", "name"), ("model", "model"), ("steps", "steps"), ("val", "loss"),
+           ("status", "status"), ("modified", "date"), ("corpus", "corpus"), ("bpc", "bpc"))
+"""The name first and what tells runs apart next: at 80 columns the last ones scroll into view."""
+NAME_WIDTH = 28
+SWEEP_KEY = "sweep:"
+"""Row keys of sweeps (their trials' rows are keyed by their paths, as runs are)."""
+ORDERS = ("newest", "best val", "name")
+
+
+def _order_key(order: str, summary: RunSummary) -> tuple[Any, ...]:
+    if order == "best val":
+        loss = summary.best_val_loss
+        return (loss is None, loss if loss is not None else 0.0, -summary.modified)
+    if order == "name":
+        return (summary.name.lower(),)
+    return (-summary.modified,)
 
 
 def _number(value: float | None) -> Text:
     return Text("–" if value is None else f"{value:.3f}", justify="right")
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _cells(summary: RunSummary, marked: bool) -> list[Any]:
-    corpus = summary.corpus if len(summary.corpus) <= CORPUS_WIDTH else summary.corpus[:CORPUS_WIDTH - 1] + "…"
+    name = f"  {summary.path.name}" if summary.sweep_name else summary.name
     return [
         Text(MARK if marked else "", style="bold magenta"),
-        corpus,
+        _clip(name, NAME_WIDTH),
         summary.architecture,
         Text(str(summary.steps), justify="right"),
         _number(summary.best_val_loss),
-        _number(summary.best_val_bpc),
         Text(summary.status, style=STATUS_STYLES.get(summary.status, "")),
         _date(summary.modified),
+        _clip(summary.corpus, CORPUS_WIDTH),
+        _number(summary.best_val_bpc),
+    ]
+
+
+def _sweep_cells(name: str, trials: list[RunSummary], open_: bool) -> list[Any]:
+    """One row for a sweep: its trials' count, the best of them, how many train now, the newest change."""
+    losses = [t.best_val_loss for t in trials if t.best_val_loss is not None]
+    live = sum(t.status in LIVE_STATUSES for t in trials)
+    status = f"{live} running" if live else f"{len(trials)} trials"
+    bpcs = [t.best_val_bpc for t in trials if t.best_val_bpc is not None]
+    return [
+        "",
+        Text(_clip(f"{'▾' if open_ else '▸'} {name}", NAME_WIDTH), style="bold"),
+        "sweep",
+        Text(str(sum(t.steps for t in trials)), justify="right"),
+        _number(min(losses) if losses else None),
+        Text(status, style="bold green" if live else ""),
+        _date(max(t.modified for t in trials)),
+        _clip(trials[0].corpus, CORPUS_WIDTH),
+        _number(min(bpcs) if bpcs else None),
     ]
 
 
@@ -98,11 +138,14 @@ class RunsScreen(Screen[None]):
         Binding("m,space", "mark", "Compare", id="runs-mark"),
         Binding("g", "generate", "Generate", id="runs-generate"),
         Binding("t", "resume", "Resume", id="runs-resume"),
+        Binding("a", "attach", "Attach", id="runs-attach"),
         Binding("d,delete", "delete", "Delete", id="runs-delete"),
         Binding("l", "log_scale", "Log scale", id="runs-log"),
         Binding("r", "refresh", "Refresh", id="runs-refresh"),
+        Binding("o", "order", "Order", id="runs-order"),
+        Binding("slash", "filter", "Filter", id="runs-filter"),
     ]
-    RUN_ACTIONS = frozenset({"mark", "generate", "resume", "delete", "log_scale"})
+    RUN_ACTIONS = frozenset({"mark", "generate", "resume", "attach", "delete", "log_scale", "order"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -111,6 +154,9 @@ class RunsScreen(Screen[None]):
         self._shown: str | None = None
         self._marked: str | None = None
         self._listed_stamp: tuple[int, ...] | None = None
+        self._open_sweeps: set[str] = set()
+        self._order = ORDERS[0]
+        self._filter = ""
 
     @property
     def tuirnn(self) -> TuirnnApp:
@@ -119,6 +165,8 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield RunTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Input(placeholder="filter by name, corpus or model (Enter keeps it, Escape clears it)",
+                    id="runs-filter")
         yield Static(id="runs-empty")
         with Horizontal(id="runs-detail"):
             yield LossChart(title="", id="runs-chart")
@@ -131,6 +179,7 @@ class RunsScreen(Screen[None]):
         table = self.query_one(RunTable)
         for label, key in COLUMNS:
             table.add_column(label, key=key, width=len(MARK) if key == "mark" else None)
+        self._show_order()
         self.query_one("#runs-samples").border_title = "samples, newest first"
         self.query_one("#runs-empty", Static).update(
             f"No runs in {self.tuirnn.models_dir} yet.\n\nPress 1 to train one here, or run `tuirnn train` in a "
@@ -153,6 +202,33 @@ class RunsScreen(Screen[None]):
             return self.focused is not self.query_one(RunTable)
         return True
 
+    # ----- order and filter ------------------------------------------------------------------------
+    def _show_order(self) -> None:
+        shown = f" matching {self._filter!r}" if self._filter else ""
+        self.query_one(RunTable).border_title = f"runs{shown}, {self._order} first (o orders, / filters)"
+
+    def action_order(self) -> None:
+        self._order = ORDERS[(ORDERS.index(self._order) + 1) % len(ORDERS)]
+        self._show_order()
+        self._load()
+
+    def action_filter(self) -> None:
+        self.add_class("-filtering")
+        self.query_one("#runs-filter", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._filter = event.value.strip()
+        self._show_order()
+        self._load()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(RunTable).focus()
+
+    def _matches(self, summary: RunSummary) -> bool:
+        wanted = self._filter.lower()
+        return not wanted or any(wanted in text.lower() for text in (summary.name, summary.corpus,
+                                                                       summary.architecture))
+
     # ----- the list --------------------------------------------------------------------------------
     def _load(self) -> None:
         """Re-read models/, keeping the cursor on the same run."""
@@ -164,20 +240,54 @@ class RunsScreen(Screen[None]):
         table = self.query_one(RunTable)
         selected = self._selected()
         table.clear()
-        for key, summary in self._runs.items():
-            table.add_row(*_cells(summary, key == self._marked), key=key)
-        if selected in self._runs:
+        for key, cells in self._rows([run for run in runs if self._matches(run)]):
+            table.add_row(*cells, key=key)
+        if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
         self.set_class(not runs, "-empty")
         self.refresh_bindings()
-        self._shown = self._selected()
+        selected = self._selected()
+        self._shown = None if selected is None or selected.startswith(SWEEP_KEY) else selected
         self._poll(redraw=True)
+
+    def _rows(self, runs: list[RunSummary]) -> list[tuple[str, list[Any]]]:
+        """Runs, and one row per sweep (its trials below it when open), in the chosen order."""
+        sweeps: dict[str, list[RunSummary]] = {}
+        entries: list[tuple[tuple[Any, ...], str, RunSummary | None]] = []
+        for summary in sorted(runs, key=lambda run: _order_key(self._order, run)):
+            if summary.sweep_name is None:
+                entries.append((_order_key(self._order, summary), str(summary.path), summary))
+            else:
+                sweep_key = SWEEP_KEY + str(summary.path.parent.parent)
+                if sweep_key not in sweeps:  # placed where its first trial in this order goes
+                    entries.append((_order_key(self._order, summary), sweep_key, None))
+                sweeps.setdefault(sweep_key, []).append(summary)
+        rows: list[tuple[str, list[Any]]] = []
+        for _, key, run in sorted(entries, key=lambda entry: entry[0]):
+            if run is not None:
+                rows.append((key, _cells(run, key == self._marked)))
+                continue
+            trials = sweeps[key]
+            open_ = key in self._open_sweeps or bool(self._filter)
+            rows.append((key, _sweep_cells(trials[0].sweep_name or "", trials, open_)))
+            if open_:
+                rows += [(str(t.path), _cells(t, str(t.path) == self._marked)) for t in trials]
+        return rows
 
     def _selected(self) -> str | None:
         table = self.query_one(RunTable)
         if not table.row_count:
             return None
         return table.ordered_rows[table.cursor_row].key.value
+
+    def _selected_run(self) -> str | None:
+        """The highlighted run's key; None (and why) on a sweep's row."""
+        key = self._selected()
+        if key is not None and key.startswith(SWEEP_KEY):
+            self.notify("A sweep: Enter lists its trials; the Sweep screen (5) resumes or deletes it.",
+                        severity="warning")
+            return None
+        return key
 
     def _tick(self) -> None:
         if listing_stamp(self.tuirnn.models_dir) != self._listed_stamp:
@@ -188,12 +298,19 @@ class RunsScreen(Screen[None]):
     # ----- the detail ------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
+        if key is not None and key.startswith(SWEEP_KEY):
+            key = None  # a sweep's row: its trials have the detail
         if key != self._shown:
             self._shown = key
             self.query_one("#runs-samples").scroll_home(animate=False)
             self._poll(redraw=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is not None and key.startswith(SWEEP_KEY):  # Enter opens or closes a sweep's group
+            self._open_sweeps ^= {key}
+            self._load()
+            return
         self.query_one("#runs-samples").focus()
 
     def _poll(self, redraw: bool = False) -> None:
@@ -215,6 +332,8 @@ class RunsScreen(Screen[None]):
         summary = tail.summarize(self._runs[key])
         self._runs[key] = summary
         table = self.query_one(RunTable)
+        if key not in table.rows:  # a trial in a closed sweep, or filtered out
+            return
         for (_, column), value in zip(COLUMNS, _cells(summary, key == self._marked), strict=True):
             table.update_cell(key, column, value, update_width=True)
 
@@ -252,6 +371,11 @@ class RunsScreen(Screen[None]):
         self._load()
 
     def action_back_to_list(self) -> None:
+        """Back to the list; from the filter, Escape also clears it."""
+        filter_input = self.query_one("#runs-filter", Input)
+        if filter_input.has_focus:
+            filter_input.value = ""
+            self.remove_class("-filtering")
         self.query_one(RunTable).focus()
 
     def action_log_scale(self) -> None:
@@ -259,24 +383,24 @@ class RunsScreen(Screen[None]):
 
     def action_mark(self) -> None:
         """Marks the highlighted run to overlay on the chart; marking it again clears the mark."""
-        key = self._selected()
+        key = self._selected_run()
         if key is None:
             return
         previous, self._marked = self._marked, None if key == self._marked else key
         table = self.query_one(RunTable)
-        for changed in (key for key in (previous, self._marked) if key is not None):
+        for changed in (key for key in (previous, self._marked) if key is not None and key in table.rows):
             table.update_cell(changed, "mark", _cells(self._runs[changed], changed == self._marked)[0])
         self._poll(redraw=True)
 
     def action_generate(self) -> None:
-        key = self._selected()
+        key = self._selected_run()
         if key is not None:
             self.tuirnn.open_in_generate(Path(key))
 
     def action_resume(self) -> None:
         """Resume the highlighted run here; one that another live process trains (its lock says so) is
         refused, one whose trainer died (`interrupted`) is resumed."""
-        key = self._selected()
+        key = self._selected_run()
         if key is None:
             return
         summary = self._runs[key]
@@ -286,13 +410,24 @@ class RunsScreen(Screen[None]):
                         severity="warning")
             return
         if summary.status in LIVE_STATUSES and not self.tuirnn.feed.active:
-            self.notify(f"{summary.name} is being trained by another process: stop that one first.",
+            self.notify(f"{summary.name} is being trained by another process: a attaches to it.",
                         severity="warning")
             return
         self.tuirnn.resume_run(summary.path)
 
+    def action_attach(self) -> None:
+        """Follow the highlighted run on the Train screen, as it trains in another process."""
+        key = self._selected_run()
+        if key is None:
+            return
+        summary = self._runs[key]
+        if summary.status not in LIVE_STATUSES:
+            self.notify(f"{summary.name} is not training ({summary.status}): t resumes it here.", severity="warning")
+            return
+        self.tuirnn.attach_run(summary.path)
+
     def action_delete(self) -> None:
-        key = self._selected()
+        key = self._selected_run()
         if key is None:
             return
         summary = self._runs[key]
@@ -315,4 +450,4 @@ class RunsScreen(Screen[None]):
             self._load()
 
         question = f"Delete {summary.name}? Its checkpoints, logs and samples are removed for good."
-        self.app.push_screen(ConfirmScreen(question, "Delete"), answered)
+        self.app.push_screen(ConfirmScreen(question, "Delete", destructive=True), answered)

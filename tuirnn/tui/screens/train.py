@@ -29,6 +29,8 @@ class TrainScreen(Screen[None]):
         Binding("p", "pause", "Pause/resume", id="train-pause"),
         Binding("x", "stop", "Stop & save", id="train-stop"),
         Binding("c", "checkpoint", "Save now", id="train-save"),
+        Binding("d", "detach", "Detach", id="train-detach"),
+        Binding("r", "resume", "Resume run", id="train-resume"),
         Binding("l", "log_scale", "Log scale", id="train-log"),
     ]
 
@@ -99,6 +101,19 @@ class TrainScreen(Screen[None]):
 
     def action_checkpoint(self) -> None:
         self.tuirnn.save_now()
+
+    def action_resume(self) -> None:
+        """Continue the run this screen last showed (stopped, failed or finished: then extended)."""
+        feed = self.tuirnn.feed
+        if feed.active:
+            self.notify("It is training: x stops it, then r resumes it.", severity="warning")
+        elif feed.run_dir is None:
+            self.notify("No run to resume here yet: s starts one, t on Runs (4) resumes any.", severity="warning")
+        else:
+            self.tuirnn.resume_run(feed.run_dir)
+
+    def action_detach(self) -> None:
+        self.tuirnn.handover.detach(quit_after=False)
 
     def action_log_scale(self) -> None:
         self.query_one(LossChart).toggle_log_scale()

@@ -1,79 +1,18 @@
 """Follow a run directory that another process (a headless `tuirnn train`) is writing.
 
-Each poll reads only the bytes appended since the last one, so a screen can poll every second even when
-the logs are megabytes long. Free of torch and Textual: the Runs screen stays fast and tests drive it directly.
+Polls read only what was appended (see `JsonlTail`). Free of torch and Textual: the Runs screen stays fast
+and tests drive it directly.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tuirnn.jsonl_tail import JsonlTail, finite_number
 from tuirnn.runs import INFO_FILE, METRICS_FILE, SAMPLES_FILE, RunSummary, live_status
-
-
-class JsonlTail:
-    """The records appended to a JSON-lines file since the previous read.
-
-    It keeps the byte offset it has read up to. A torn last line (no newline yet: the writer is mid-line)
-    is held back until it is complete. A file that shrank or was replaced by another one (as an atomic
-    rewrite on resume does) is read again from the start.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._identity: tuple[int, int] | None = None
-        self._offset = 0
-        self._partial = b""
-
-    def read(self) -> tuple[bool, list[dict[str, Any]]]:
-        """(restarted, records): restarted means the records returned before are void and these replace them."""
-        try:
-            handle = open(self.path, "rb")  # noqa: SIM115  (the `with` below closes it; only opening may fail here)
-        except OSError:
-            restarted = self._identity is not None
-            self._restart(None)
-            return restarted, []
-        with handle:
-            stat = os.fstat(handle.fileno())
-            identity = (stat.st_dev, stat.st_ino)
-            restarted = False
-            if identity != self._identity or stat.st_size < self._offset:
-                restarted = self._identity is not None
-                self._restart(identity)
-            if stat.st_size == self._offset:
-                return restarted, []
-            handle.seek(self._offset)
-            chunk = handle.read()
-        self._offset += len(chunk)
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
-        return restarted, [record for record in map(_parse, lines) if record is not None]
-
-    def _restart(self, identity: tuple[int, int] | None) -> None:
-        self._identity = identity
-        self._offset = 0
-        self._partial = b""
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    """A damaged line is skipped rather than stopping the tail, as `runs._read_jsonl` does."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _number(record: dict[str, Any], key: str) -> float | None:
-    """Non-finite values are logged as null; they and missing fields leave a gap in the curve."""
-    value = record.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 class MetricsTail:
@@ -94,17 +33,17 @@ class MetricsTail:
             for values in (self.steps, self.losses, self.val_steps, self.val_losses, self.val_bpcs):
                 values.clear()
         for record in records:
-            step = _number(record, "step")
+            step = finite_number(record, "step")
             if step is None:
                 continue
-            loss, val_loss = _number(record, "loss"), _number(record, "val_loss")
+            loss, val_loss = finite_number(record, "loss"), finite_number(record, "val_loss")
             if loss is not None:
                 self.steps.append(int(step))
                 self.losses.append(loss)
             if val_loss is not None:
                 self.val_steps.append(int(step))
                 self.val_losses.append(val_loss)
-                self.val_bpcs.append(_number(record, "val_bpc"))
+                self.val_bpcs.append(finite_number(record, "val_bpc"))
         return restarted or bool(records)
 
     @property

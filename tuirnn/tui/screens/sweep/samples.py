@@ -11,10 +11,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, TabPane
 
 from tuirnn.errors import TuirnnError
+from tuirnn.jsonl_tail import JsonlTail
 from tuirnn.runs import SAMPLES_FILE
 from tuirnn.sweeps.definition import describe_point
 from tuirnn.sweeps.sweepdir import SweepDir, TrialRecord
-from tuirnn.tui.widgets.run_tail import JsonlTail
 
 ENDS = ("best", "worst")
 

@@ -1,0 +1,73 @@
+"""A run continues where it stopped: `r` on the Train screen after `x`, with the whole history shown; a run
+that reached its end is offered as much training again, in the app and on the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from helpers import main_in_process, write_text
+from tui_helpers import make_app, tiny_config, wait_for
+
+from tuirnn.runs import RunDir
+from tuirnn.tui.screens.confirm import ConfirmScreen
+
+
+@pytest.fixture
+def words(tmp_path: Path) -> Path:
+    return write_text(tmp_path / "words.txt", 3000)
+
+
+def test_r_resumes_the_stopped_run_with_its_whole_history(tmp_path: Path, words: Path) -> None:
+    app = make_app(tmp_path, tiny_config(words, max_steps=100_000, eval_every=20, sample_every=0, log_every=2))
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.feed.status == "training" and len(app.feed.steps) > 20)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.feed.status == "stopped")
+            assert "r resumes it" in app.feed.message
+            stopped_at = RunDir.open(app.feed.run_dir).info["step"]  # type: ignore[arg-type]
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.feed.status == "training" and app.feed.latest is not None
+                           and app.feed.latest.step > stopped_at)
+            assert app.feed.steps[:2] == [1, 2]  # the chart starts at the run's start, not at the resume
+            assert app.feed.steps == sorted(set(app.feed.steps))  # and repeats no step
+            assert app.feed.val_steps[0] == 20
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.feed.status == "stopped")
+
+    asyncio.run(scenario())
+
+
+def test_a_finished_run_is_offered_as_much_again(tmp_path: Path, words: Path) -> None:
+    app = make_app(tmp_path, tiny_config(words, max_steps=30, eval_every=10, sample_every=0, log_every=5))
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.feed.status == "completed")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert "nothing left to train" in app.screen.question and "30 steps more" in app.screen.question
+            await pilot.press("y")
+            await wait_for(pilot, lambda: app.feed.status == "completed" and app.feed.latest is not None
+                           and app.feed.latest.step == 60)
+
+    asyncio.run(scenario())
+
+
+def test_the_cli_says_why_resuming_a_finished_run_trains_nothing(tmp_path: Path, words: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    flags = ["--corpus", str(words), "--preset", "tiny", "--device", "cpu", "--eval-every", "0"]
+    assert main_in_process(capsys, "train", *flags, "--max-steps", "6", "--out", run).rc == 0
+    result = main_in_process(capsys, "train", "--resume", run)
+    assert result.rc == 0
+    assert "run has completed at step 6: nothing left to train; give it more to extend it, e.g. --max-steps 12" \
+        in result.stderr
+    assert RunDir.open(run).info["step"] == 6
+    assert main_in_process(capsys, "train", "--resume", run, "--max-steps", "12").rc == 0
+    assert RunDir.open(run).info["step"] == 12
