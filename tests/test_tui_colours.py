@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -367,7 +368,8 @@ def test_z_toggles_all_steps_and_recent_steps(tmp_path: Path) -> None:
 def test_ticks_helpers() -> None:
     assert nice_ticks(1.23, 4.56, 5) == [2, 3, 4]
     assert nice_ticks(1.23, 4.56, 8) == [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
-    assert nice_ticks(0, 600, 6, integer=True) == [0, 100, 200, 300, 400, 500, 600]
+    assert nice_ticks(0, 600, 7, integer=True) == [0, 100, 200, 300, 400, 500, 600]
+    assert nice_ticks(10, 600, 6, integer=True) == [100, 200, 300, 400, 500, 600]
     assert nice_ticks(10, 13, 6, integer=True) == [10, 11, 12, 13]  # steps never split
     assert log_ticks(1.2, 4.5, 5) == [2, 3, 4]  # every digit where 1, 2 and 5 leave one tick
     assert log_ticks(0.9, 45, 5) == [1, 2, 5, 10, 20]
@@ -493,18 +495,16 @@ def test_continue_keeps_the_earlier_marks_and_shows_where_it_starts(tmp_path: Pa
 # ----- snapshots: 256 colours, 16 colours, ASCII ----------------------------------------------------------
 
 
-class AsciiScreenshots(TuirnnApp):
-    """The app as a terminal without UTF-8 shows it: its screenshots pass through the ASCII output's
-    translation, as everything the ASCII driver writes does."""
-
-    def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
-        width, height = self.size
-        console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                          color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
-        update = self.screen._compositor.render_update(full=True, simplify=simplify)
-        console.print(Segments([segment if segment.control else Segment(to_ascii(segment.text), segment.style)
-                                for segment in console.render(update)]))
-        return console.export_svg(title=title or self.title)
+def export_ascii_screenshot(app: TuirnnApp, *, title: str | None = None, simplify: bool = False) -> str:
+    """`App.export_screenshot` as a terminal without UTF-8 shows the screen: every character passes through
+    the ASCII output's translation, as everything its driver writes does."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="truecolor",
+                      record=True, legacy_windows=False, safe_box=False)
+    update = app.screen._compositor.render_update(full=True, simplify=simplify)
+    console.print(Segments([segment if segment.control else Segment(to_ascii(segment.text), segment.style)
+                            for segment in console.render(update)]))
+    return console.export_svg(title=title or app.title)
 
 
 def _write_sweep(models: Path) -> None:
@@ -532,6 +532,7 @@ def test_snapshot(snap_compare: Callable[..., bool], monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TZ", "UTC")
     write, arrive = SNAPSHOT_SCENES[scene]
     write(tmp_path / "models")
-    app = (AsciiScreenshots if output == "ascii" else TuirnnApp)(tmp_path / "models", tmp_path / "data",
-                                                                  preload_torch=False)
+    app = make_app(tmp_path)
+    if output == "ascii":
+        app.export_screenshot = partial(export_ascii_screenshot, app)  # type: ignore[method-assign]
     assert snap_compare(app, terminal_size=size, run_before=arrive)

@@ -23,21 +23,25 @@ EMPTY = "no data yet"
 LEGEND_MARK = "━━"
 
 
-def nice_step(span: float, most: int) -> float:
-    """The smallest of 1, 2 or 5 times a power of ten that cuts `span` into at most `most` intervals."""
-    raw = span / max(1, most)
-    if raw <= 0 or not math.isfinite(raw):
+def nice_step(low: float, high: float, most: int) -> float:
+    """The smallest of 1, 2 or 5 times a power of ten that leaves at most `most` of its multiples between
+    `low` and `high`."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
         return 1.0
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+    power = 10.0 ** math.floor(math.log10(span / max(1, most)))
+    for step in (power, 2 * power, 5 * power):
+        if math.floor(high / step + 1e-9) - math.ceil(low / step - 1e-9) + 1 <= most:
+            return step
+    return 10 * power
 
 
 def nice_ticks(low: float, high: float, most: int, integer: bool = False) -> list[float]:
-    """Round values between `low` and `high` (both included when round), at most `most` + 1 of them;
-    whole numbers only when `integer`."""
+    """At most `most` round values between `low` and `high` (both included when round); whole numbers only
+    when `integer`."""
     if not (math.isfinite(low) and math.isfinite(high)) or high < low:
         return []
-    step = nice_step(high - low, most)
+    step = nice_step(low, high, most)
     if integer:
         step = max(1.0, round(step))
     first = math.ceil(low / step - 1e-9)
@@ -79,9 +83,9 @@ def padded_range(low: float, high: float) -> tuple[float, float]:
 
 
 def round_axis(low: float, high: float, most: int) -> tuple[tuple[float, float], list[float], list[str]]:
-    """A value axis from `low` to `high` widened to round ends, its ticks and their labels."""
-    step = nice_step(high - low, most)
-    ends = padded_range(math.floor(low / step + 1e-9) * step, math.ceil(high / step - 1e-9) * step)
+    """A value axis from `low` to `high` (the data fill the height), its round ticks and their labels."""
+    ends = padded_range(low, high)
+    step = nice_step(*ends, most)
     ticks = nice_ticks(*ends, most)
     return ends, ticks, [tick_label(t, decimals(step)) for t in ticks]
 

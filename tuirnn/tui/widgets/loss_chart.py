@@ -86,7 +86,7 @@ class LossChart(Chart):
         shown = self.shown_steps()
         if shown is not None:
             view = f"steps {shown[0]:,}-{shown[1]:,}" if self.recent else "all steps"
-            pieces.append(Text(f"{view} (z)", style="dim"))
+            pieces.append(Text(view, style="dim"))
         self.update_header(Text("  ", no_wrap=True).join(pieces))
 
     def _points(self) -> list[_Points]:
@@ -111,7 +111,7 @@ class LossChart(Chart):
             return
         low = min(min(p.values) for p in points)
         high = max(max(p.values) for p in points)
-        most_y = max(2, (height - 2) // ROWS_PER_Y_TICK)
+        most_y = max(3, (height - 2) // ROWS_PER_Y_TICK)
         if self.log_scale:
             ticks = log_ticks(low, high, most_y) or [low]
             positions = [math.log10(t) for t in ticks]
@@ -122,7 +122,7 @@ class LossChart(Chart):
             plt.ylim(*ends)
         plt.yticks(positions, labels)
         first, last = padded_range(*shown)
-        steps = nice_ticks(first, last, max(1, width // COLUMNS_PER_X_TICK), integer=True)
+        steps = nice_ticks(first, last, max(2, width // COLUMNS_PER_X_TICK), integer=True)
         plt.xticks(steps, [tick_label(s, 0) for s in steps])
         plt.xlim(first, last)
         for p in points:

@@ -50,7 +50,7 @@ class MetricLine(Chart):
         plt.xticks(positions, [value_label(v) for v in axis.values])
         plt.xlim(*padded_range(min(positions), max(positions)))
         done = sorted(values)
-        ends, ticks, labels = round_axis(min(values.values()), max(values.values()), max(2, (height - 2) // 3))
+        ends, ticks, labels = round_axis(min(values.values()), max(values.values()), max(3, (height - 2) // 3))
         plt.yticks(ticks, labels)
         plt.ylim(*ends)
         xs, ys = [positions[i] for i in done], [values[i] for i in done]
