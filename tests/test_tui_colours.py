@@ -34,6 +34,8 @@ from tui_helpers import make_app, wait_for
 
 from tuirnn.events import Evaluated, Sampled, Started, StepMetrics
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings
+from tuirnn.sweeps.definition import sweep_preset
+from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.ascii_output import to_ascii
 from tuirnn.tui.screens.generate import GenerateScreen
@@ -373,6 +375,39 @@ def test_ticks_helpers() -> None:
     assert nice_ticks(10, 13, 6, integer=True) == [10, 11, 12, 13]  # steps never split
     assert log_ticks(1.2, 4.5, 5) == [2, 3, 4]  # every digit where 1, 2 and 5 leave one tick
     assert log_ticks(0.9, 45, 5) == [1, 2, 5, 10, 20]
+
+
+def write_layers_sweep(models: Path, done: int) -> None:
+    """The study's one-axis sweep (layers), its first `done` trials finished."""
+    definition = sweep_preset("study-layers").with_base_overrides({"epochs": 2})
+    sweep = SweepDir.create(models / "sweeps" / "layers", definition)
+    for number, point in enumerate(definition.points()):
+        record = sweep.add_trial(number, point)
+        if number < done:
+            record.status, record.step, record.total_steps, record.seconds = "done", 1000, 1000, 100.0
+            record.val_loss = record.best_val_loss = 1.31 + 0.047 * number
+            record.last_loss = 1.2
+    sweep.save()
+    sweep.export()
+
+
+@pytest.mark.parametrize("done", [0, 3])
+def test_a_one_axis_sweep_line_says_no_data_yet_or_has_round_ticks(tmp_path: Path, done: int) -> None:
+    write_layers_sweep(tmp_path / "models", done)
+    app = make_app(tmp_path)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 30)) as pilot:
+            await _press(pilot, "5", "ctrl+o", "enter")
+            shown = text_in(app, app.screen.query_one("#metric-line").content_region)
+            if not done:
+                assert "no data yet" in "".join(shown) and not re.search(r"\d", "".join(shown[1:]))
+                return
+            assert "by layers" in shown[0]
+            labels = [m.group(1) for line in shown[1:] if (m := re.match(r"\s*([\d.]+)┤", line))]
+            assert len(labels) >= 2 and all(round(float(label) * 100) % 5 == 0 for label in labels), labels
+
+    asyncio.run(scenario())
 
 
 # ----- the heatmap -----------------------------------------------------------------------------------------
