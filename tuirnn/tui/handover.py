@@ -94,11 +94,11 @@ class Handover:
     def start_once(self) -> int | None:
         """Start the detached trainer for the run due, once, whichever way gets here first; its pid, or None
         if none was due (or it could not be started)."""
-        with self._lock:
+        with self._lock:  # held while starting: a way that comes second waits, so the process outlives the start
             path, self.due = self.due, None
-        if path is None:
-            return None
-        try:
-            return start_detached_trainer(path, self.app.data_dir)
-        except OSError:
-            return None
+            if path is None:
+                return None
+            try:
+                return start_detached_trainer(path, self.app.data_dir)
+            except OSError:
+                return None
