@@ -1,21 +1,23 @@
 """Recording what a model computes over a text: per character and layer, the hidden state h, an LSTM's cell
 state c and input/forget/output gates, a GRU's reset/update gates, and the next-character distribution.
 
-A per-step cell loop spends its time in Python and kernel launches, so each layer runs over the whole text in
-one call of torch's own nn.LSTM/GRU/RNN (the same kernels as the model's forward). The gates then follow from
-h_{t-1} and the layer's input in one matrix product per layer, and an LSTM's c from the elementwise recurrence
-c_t = f_t*c_{t-1} + i_t*g_t. Everything starts from the zero state, as generation does.
+Each layer's input products for the whole text are one matrix product (a table lookup for the first layer);
+then the recurrence steps through the text writing every gate, c and h straight into the recorded arrays: one
+matrix-vector product and a few elementwise operations per character and layer (splitting the product into
+row blocks over the cores, as tuirnn.cpu_step does, was many times slower whenever another process used them).
+Measured on a 2-core CPU (bench/inspect_speed.py) this beats running torch's nn.LSTM over the text and
+recomputing the gates from its h: oneDNN's LSTM at batch 1 is several times slower than stepping, and the
+gates' products cost as much as the recurrence. Everything starts from the zero state, as generation does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 from tuirnn.corpus import Vocabulary
 from tuirnn.inspection.errors import InspectError
@@ -80,59 +82,93 @@ def scale_labels(quantity: str) -> dict[str, str]:
     return {"<-0.6": "<0.2", "<-0.2": "<0.4", "~0": "~0.5", ">0.2": ">0.6", ">0.6": ">0.8"}
 
 
-def _layer_module(model: CharRNN, layer: int) -> nn.RNNBase:
-    """A one-layer torch RNN of the model's cell type holding the model's weights of `layer`."""
-    rnn = model.rnn
-    size = rnn.input_size if layer == 0 else rnn.hidden_size
-    cell_type = cast(Callable[..., nn.RNNBase], type(rnn))  # nn.RNN, nn.GRU or nn.LSTM: (input, hidden, layers)
-    module = cell_type(size, rnn.hidden_size, 1)
-    weights = {f"{name}_l0": getattr(rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES}
-    module.load_state_dict(weights)
-    return module.to(weights["weight_ih_l0"].device).eval()
+def _weights(model: CharRNN, layer: int) -> list[torch.Tensor]:
+    return [getattr(model.rnn, f"{name}_l{layer}").detach().float() for name in WEIGHT_NAMES]
 
 
-def _cell_scan(forget: torch.Tensor, written: torch.Tensor, out: np.ndarray) -> None:
-    """c_t = f_t*c_{t-1} + written_t from c_{-1} = 0, into `out`; elementwise, so numpy's loop is cheap."""
-    f, w = forget.cpu().numpy(), written.cpu().numpy()
-    previous = np.zeros(out.shape[1], dtype=np.float32)
-    for t in range(out.shape[0]):
-        row = out[t]
-        np.multiply(f[t], previous, out=row)
-        row += w[t]
-        previous = row
+def _input_products(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, weight: torch.Tensor,
+                    bias: torch.Tensor) -> torch.Tensor:
+    """(characters, rows): every position's input product with `bias`; the first layer's is a table of one row
+    per character."""
+    if below is None:
+        return F.linear(model.embedding.weight.detach().float(), weight, bias)[ids]
+    return F.linear(below, weight, bias)
+
+
+def _lstm_layer(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, w: list[torch.Tensor],
+                out: dict[str, np.ndarray], layer: int) -> torch.Tensor:
+    w_ih, w_hh, b_ih, b_hh = w
+    size = w_hh.shape[1]
+    i, f, g, o = (torch.arange(k * size, (k + 1) * size) for k in range(4))
+    order = torch.cat([i, f, o, g])  # torch's gate order (i, f, g, o) made (i, f, o, g): one sigmoid, one tanh
+    gates = _input_products(model, ids, below, w_ih[order], (b_ih + b_hh)[order])
+    recurrent = w_hh[order].contiguous()
+    sigmoids, candidates = gates[:, : 3 * size], gates[:, 3 * size :]
+    in_gate, forget, out_gate = gates[:, :size], gates[:, size : 2 * size], gates[:, 2 * size : 3 * size]
+    h, c = torch.empty(len(ids), size), torch.empty(len(ids), size)
+    h_before, c_before = torch.zeros(size), torch.zeros(size)
+    for t in range(len(ids)):
+        gates[t].addmv_(recurrent, h_before)
+        sigmoids[t].sigmoid_()
+        candidates[t].tanh_()
+        torch.mul(forget[t], c_before, out=c[t]).addcmul_(in_gate[t], candidates[t])
+        torch.tanh(c[t], out=h[t]).mul_(out_gate[t])
+        h_before, c_before = h[t], c[t]
+    for name, values in (("c", c), ("input", in_gate), ("forget", forget), ("output", out_gate)):
+        out[name][layer] = values.numpy()
+    return h
+
+
+def _gru_layer(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, w: list[torch.Tensor],
+               out: dict[str, np.ndarray], layer: int) -> torch.Tensor:
+    w_ih, w_hh, b_ih, b_hh = w
+    size = w_hh.shape[1]
+    from_input = _input_products(model, ids, below, w_ih, b_ih)  # torch's order: reset, update, candidate
+    switches = torch.empty(len(ids), 2 * size)
+    reset, update = switches[:, :size], switches[:, size:]
+    h = torch.empty(len(ids), size)
+    from_hidden, candidate = torch.empty(3 * size), torch.empty(size)
+    h_before = torch.zeros(size)
+    for t in range(len(ids)):
+        torch.addmv(b_hh, w_hh, h_before, out=from_hidden)
+        torch.add(from_input[t, : 2 * size], from_hidden[: 2 * size], out=switches[t]).sigmoid_()
+        torch.addcmul(from_input[t, 2 * size :], reset[t], from_hidden[2 * size :], out=candidate).tanh_()
+        torch.sub(h_before, candidate, out=h[t]).mul_(update[t]).add_(candidate)
+        h_before = h[t]
+    out["reset"][layer], out["update"][layer] = reset.numpy(), update.numpy()
+    return h
+
+
+def _rnn_layer(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, w: list[torch.Tensor],
+               out: dict[str, np.ndarray], layer: int) -> torch.Tensor:
+    w_ih, w_hh, b_ih, b_hh = w
+    h = _input_products(model, ids, below, w_ih, b_ih + b_hh)
+    h_before = torch.zeros(w_hh.shape[1])
+    for t in range(len(ids)):
+        h[t].addmv_(w_hh, h_before).tanh_()
+        h_before = h[t]
+    return h
+
+
+_LAYERS = {"lstm": _lstm_layer, "gru": _gru_layer, "rnn": _rnn_layer}
 
 
 @torch.no_grad()
 def record(model: CharRNN, vocab: Vocabulary, text: str) -> Recording:
-    """Run `model` over `text` from the zero state and keep every quantity of every layer."""
+    """Run `model` over `text` from the zero state and keep every quantity of every layer (on the CPU: a
+    model elsewhere is copied there, as the recording lands in host memory anyway)."""
     if not text:
         raise InspectError("there is no text to explore")
     if len(text) > MAX_CHARS:
         raise InspectError(f"the text is {len(text):,} characters; explore at most {MAX_CHARS:,} at once")
-    ids = torch.tensor(vocab.encode(text), dtype=torch.long, device=model.head.weight.device)
+    model = model if model.head.weight.device.type == "cpu" else copy.deepcopy(model).cpu()
+    ids = torch.tensor(vocab.encode(text), dtype=torch.long)
     cell, layers, hidden = model.config.cell, model.config.layers, model.config.hidden_size
     values = {name: np.empty((layers, len(text), hidden), dtype=np.float32) for name in QUANTITIES[cell]}
-    x = model.embedding(ids).float()
+    below: torch.Tensor | None = None
     for layer in range(layers):
-        h = _layer_module(model, layer)(x.unsqueeze(1))[0].squeeze(1)
-        values["h"][layer] = h.cpu().numpy()
-        if cell != "rnn":
-            w_ih, w_hh, b_ih, b_hh = (getattr(model.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES)
-            before = torch.cat([h.new_zeros(1, hidden), h[:-1]])
-            from_input = torch.addmm(b_ih, x, w_ih.t())
-            from_state = torch.addmm(b_hh, before, w_hh.t())
-            if cell == "lstm":
-                gates = from_input.add_(from_state)
-                i, f, g, o = gates.chunk(4, dim=1)
-                i, f, o = i.sigmoid_(), f.sigmoid_(), o.sigmoid_()
-                for name, gate in (("input", i), ("forget", f), ("output", o)):
-                    values[name][layer] = gate.cpu().numpy()
-                _cell_scan(f, i.mul_(g.tanh_()), values["c"][layer])
-            else:
-                r_x, z_x, _ = from_input.chunk(3, dim=1)
-                r_h, z_h, _ = from_state.chunk(3, dim=1)
-                values["reset"][layer] = (r_x + r_h).sigmoid_().cpu().numpy()
-                values["update"][layer] = (z_x + z_h).sigmoid_().cpu().numpy()
-        x = h
-    log_probs = torch.log_softmax(model.head(x).float(), dim=-1).cpu().numpy()
-    return Recording(text, cell, vocab, values, log_probs)
+        below = _LAYERS[cell](model, ids, below, _weights(model, layer), values, layer)
+        values["h"][layer] = below.numpy()
+    assert below is not None
+    logits = F.linear(below, model.head.weight.detach().float(), model.head.bias.detach().float())
+    return Recording(text, cell, vocab, values, torch.log_softmax(logits, dim=-1).numpy())
