@@ -71,3 +71,22 @@ def test_the_cli_says_why_resuming_a_finished_run_trains_nothing(tmp_path: Path,
     assert RunDir.open(run).info["step"] == 6
     assert main_in_process(capsys, "train", "--resume", run, "--max-steps", "12").rc == 0
     assert RunDir.open(run).info["step"] == 12
+
+
+def test_save_now_says_when_the_checkpoint_is_written(tmp_path: Path, words: Path) -> None:
+    app = make_app(tmp_path, tiny_config(words, max_steps=100_000, eval_every=0, sample_every=0))
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.feed.status == "training" and app.feed.steps)
+            await pilot.press("c")
+
+            def toasts() -> str:
+                return " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))
+
+            await wait_for(pilot, lambda: "Checkpoint saved at step" in toasts(), 30)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.feed.status == "stopped")
+
+    asyncio.run(scenario())

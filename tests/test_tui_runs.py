@@ -340,6 +340,20 @@ def test_o_orders_and_slash_filters_and_escape_gives_the_keys_back(tmp_path: Pat
     asyncio.run(scenario())
 
 
+def test_the_palette_offers_the_screens_own_commands(tmp_path: Path, models: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, models=models)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4", "ctrl+p")
+            await pilot.press(*"runs: order")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "best val first" in str(app.screen.query_one(RunTable).border_title)
+
+    asyncio.run(scenario())
+
+
 def test_runs_command_names_sweep_trials(tmp_path: Path, models: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tuirnn.cli import main
 

@@ -26,7 +26,17 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuirnn.config import ConfigError, RunConfig, run_length, validate, with_overrides
 from tuirnn.corpus import CorpusError
-from tuirnn.events import Evaluated, Event, Failed, Finished, Overfitting, Sampled, StepMetrics, TrainingControl
+from tuirnn.events import (
+    CheckpointSaved,
+    Evaluated,
+    Event,
+    Failed,
+    Finished,
+    Overfitting,
+    Sampled,
+    StepMetrics,
+    TrainingControl,
+)
 from tuirnn.formatting import format_duration
 from tuirnn.paths import PathError, safe_child
 from tuirnn.run_follow import RunFollower
@@ -96,6 +106,8 @@ class TuirnnApp(App[int]):
         """`detach`: a hang-up hands a training run to a detached trainer; `stop`: it stops and saves."""
         self.attachment = Attachment(self)
         self.handover = Handover(self)
+        self._save_requested = False
+        """Save now was asked for: the next saved checkpoint is confirmed aloud."""
         self.exit_deadline = exit_deadline
         """End the process EXIT_DEADLINE_S after quitting starts, whatever a worker is stuck in (real runs
         only: under a test harness it would end the harness too)."""
@@ -155,6 +167,12 @@ class TuirnnApp(App[int]):
         for mode, _, _ in MODE_KEYS:
             yield SystemCommand(f"Go to {mode}", f"Open the {mode} screen", lambda m=mode: self.switch_mode(m))
         yield SystemCommand("Help", "Show the key bindings", self.action_help)
+        where = type(screen).__name__.removesuffix("Screen")
+        for binding in Binding.make_bindings(type(screen).BINDINGS):  # this screen's own commands, with their keys
+            if binding.description and binding.show:
+                key = self.get_key_display(binding)
+                yield SystemCommand(f"{where}: {binding.description}", f"key {key}",
+                                    lambda action=binding.action: self.run_action(action, screen))
 
     # ----- training --------------------------------------------------------------------------------
     def notify_training(self, event: Event | None) -> None:
@@ -251,6 +269,9 @@ class TuirnnApp(App[int]):
             self.trainer = None  # gives the model and optimizer memory back (on a GPU too)
             if self.handover.trainer_ended(event, quitting=self._quitting):
                 event = None  # not "training stopped": it goes on elsewhere
+        if isinstance(event, CheckpointSaved) and event.kind == "latest" and self._save_requested:
+            self._save_requested = False
+            self.notify(f"Checkpoint saved at step {event.step:,}.")
         if isinstance(event, Failed):
             self.notify(event.message, title="Training failed", severity="error", timeout=10)
         elif isinstance(event, Overfitting):
@@ -293,6 +314,7 @@ class TuirnnApp(App[int]):
             self.notify("Nothing is training.", severity="warning")
             return
         self.trainer.control.request_save()
+        self._save_requested = True
         self.notify("A checkpoint will be written after this step.")
 
     # ----- sweeps ----------------------------------------------------------------------------------
