@@ -16,7 +16,7 @@ from tui_helpers import make_app
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Vocabulary
 from tuirnn.jsonl_tail import JsonlTail
-from tuirnn.runs import METRICS_FILE, TRIALS_DIR, RunDir
+from tuirnn.runs import METRICS_FILE, TRIALS_DIR, RunDir, list_runs
 from tuirnn.sweeps.definition import sweep_preset
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.app import TuirnnApp
@@ -352,6 +352,17 @@ def test_the_palette_offers_the_screens_own_commands(tmp_path: Path, models: Pat
             assert "best val first" in str(app.screen.query_one(RunTable).border_title)
 
     asyncio.run(scenario())
+
+
+def test_generation_defaults_to_the_newest_finished_run_not_a_trial(tmp_path: Path, models: Path) -> None:
+    from tuirnn.runs import generation_default, run_label
+
+    add_sweep(models, "grid", {"t000": -600})  # the newest of all, but a sweep's trial
+    make_run(models, "done", steps=600, status="completed", age_s=-100)
+    make_run(models, "fresh-and-short", steps=20, status="running", age_s=-300)  # newer, but no validation yet
+    chosen = generation_default(list_runs(models))
+    assert chosen is not None and chosen.name == "done"
+    assert run_label(chosen).startswith("done (600 steps, val 1.403, ")
 
 
 def test_runs_command_names_sweep_trials(tmp_path: Path, models: Path, capsys: pytest.CaptureFixture[str]) -> None:

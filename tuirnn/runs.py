@@ -357,6 +357,25 @@ def list_runs(models_dir: Path) -> list[RunSummary]:
     return sorted(found, key=lambda s: s.modified, reverse=True)
 
 
+def generation_default(runs: list[RunSummary]) -> RunSummary | None:
+    """The run to generate from when nobody chose: the newest run that finished with a validation (not a
+    sweep's short trial, not a run still training), else the newest with any steps."""
+    finished = [r for r in runs if r.sweep_name is None and r.best_val_loss is not None
+                and r.status in ("completed", "early-stopped", "stopped")]
+    trained = [r for r in runs if r.steps > 0]
+    for candidates in (finished, trained):
+        if candidates:
+            return max(candidates, key=lambda r: r.modified)
+    return None
+
+
+def run_label(summary: RunSummary) -> str:
+    """A run as a list shows it: its name and enough to choose it (steps, best validation loss, date)."""
+    best = f", val {summary.best_val_loss:.3f}" if summary.best_val_loss is not None else ""
+    when = time.strftime("%m-%d %H:%M", time.localtime(summary.modified))
+    return f"{summary.name} ({summary.steps:,} steps{best}, {when})"
+
+
 def listing_stamp(models_dir: Path) -> tuple[int, ...]:
     """Changes when a run or a sweep's trial is created or removed, by this process or another."""
     models_dir = Path(models_dir)
