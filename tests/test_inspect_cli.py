@@ -121,7 +121,6 @@ def test_a_text_without_its_corpus_still_inspects(run: Path, tmp_path: Path,
     (["--text", "missing.txt"], "cannot read"),
     (["--probe", "vowels"], "invalid choice"),
     (["--text", "a", "--corpus-offset", "3"], "not allowed with"),
-    (["--device", "tpu"], "unknown device"),
 ])
 def test_bad_input_is_one_line(run: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     result = main_in_process(capsys, "inspect", run, *args)

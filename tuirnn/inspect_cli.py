@@ -44,25 +44,25 @@ def add_inspect_parser(subparsers: Any,
         description="Run a model over a text and rank its units by how well they track a probe (" + probes +
                     f"; {SPAN}: the characters START:END given by --span). Prints the ranked units, the top unit "
                     "over the text, the text's loss, and the n-gram baselines of the run's corpus.")
-    parser.add_argument("run", type=Path, help="run directory (or a run name under the models directory)")
+    parser.add_argument("run", type=Path, metavar="RUN",
+                        help="run directory (or a run name under the models directory)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--text", type=Path, metavar="FILE", help="explore this text file (default: the corpus)")
     source.add_argument("--corpus-offset", type=int, metavar="N",
                         help="explore the run's corpus from character N (default: where validation starts)")
-    parser.add_argument("--length", type=int, default=DEFAULT_LENGTH,
+    parser.add_argument("--length", type=int, default=DEFAULT_LENGTH, metavar="L",
                         help=f"characters to explore (default: {DEFAULT_LENGTH})")
     parser.add_argument("--probe", choices=[*PROBES, SPAN], default="quotes", help="the feature (default: quotes)")
     parser.add_argument("--span", metavar="START:END", help="with --probe span: the marked characters")
-    parser.add_argument("--quantity", default="h",
+    parser.add_argument("--quantity", default="h", metavar="Q",
                         help="h, or for an LSTM c, input, forget, output, for a GRU reset, update; all ranks every "
                              "one (default: h)")
-    parser.add_argument("--top", type=int, default=10, help="units to list (default: 10)")
-    parser.add_argument("--threshold", type=float, default=0.3,
+    parser.add_argument("--top", type=int, default=10, metavar="K", help="units to list (default: 10)")
+    parser.add_argument("--threshold", type=float, default=0.3, metavar="T",
                         help="on/off threshold on the -1..+1 scale, as LSTMVis (default: 0.3)")
     parser.add_argument("--gates", action="store_true", help="also print each gate's saturation scatter")
     parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                         help="which weights: the best validation loss, or the latest saved (default: best)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     parser.set_defaults(resolve_run=resolve)
     return parser
@@ -97,7 +97,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     span = _check(args)
     run = RunDir.open(args.resolve_run(args, args.run))
-    subject = open_subject(run, args.checkpoint, args.device)
+    subject = open_subject(run, args.checkpoint)
     if subject.fell_back:
         note(f"warning: {run.name} has no best checkpoint yet (it has not validated): inspecting its latest, "
              f"{subject.checkpoint}")

@@ -12,7 +12,6 @@ gates' products cost as much as the recurrence. Everything starts from the zero 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,13 +154,12 @@ _LAYERS = {"lstm": _lstm_layer, "gru": _gru_layer, "rnn": _rnn_layer}
 
 @torch.no_grad()
 def record(model: CharRNN, vocab: Vocabulary, text: str) -> Recording:
-    """Run `model` over `text` from the zero state and keep every quantity of every layer (on the CPU: a
-    model elsewhere is copied there, as the recording lands in host memory anyway)."""
+    """Run `model` (on the CPU, where the recording lands anyway) over `text` from the zero state and keep every
+    quantity of every layer."""
     if not text:
         raise InspectError("there is no text to explore")
     if len(text) > MAX_CHARS:
         raise InspectError(f"the text is {len(text):,} characters; explore at most {MAX_CHARS:,} at once")
-    model = model if model.head.weight.device.type == "cpu" else copy.deepcopy(model).cpu()
     ids = torch.tensor(vocab.encode(text), dtype=torch.long)
     cell, layers, hidden = model.config.cell, model.config.layers, model.config.hidden_size
     values = {name: np.empty((layers, len(text), hidden), dtype=np.float32) for name in QUANTITIES[cell]}

@@ -34,8 +34,9 @@ class Subject:
         return f"{origin.checkpoint.removesuffix('.safetensors')} (step {origin.step})"
 
 
-def open_subject(run: RunDir, which: str = "best", device: str = "cpu") -> Subject:
-    generator = generator_for_run(run, which, device)
+def open_subject(run: RunDir, which: str = "best") -> Subject:
+    """The run's weights on the CPU, where recording runs (see activations)."""
+    generator = generator_for_run(run, which, "cpu")
     generator.model.eval()
     assert generator.origin is not None
     return Subject(run, generator, which == "best" and generator.origin.checkpoint != run.best_path.name)

@@ -295,7 +295,7 @@ class ExploreScreen(Screen[None]):
         stamp = run.checkpoint_for("best").stat().st_mtime
         cached = self._subjects.get(str(run_path))
         if cached is None or cached[0] != stamp:
-            cached = (stamp, open_subject(run, "best", "cpu"))
+            cached = (stamp, open_subject(run, "best"))
             self._subjects = {str(run_path): cached}
         return cached[1]
 
