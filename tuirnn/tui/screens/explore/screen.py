@@ -221,6 +221,7 @@ class ExploreScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Explore"
         self.query_one("#exp-units-panel").display = False
+        self.query_one("#exp-typed", Input).can_focus = False  # only / gives it the keys (see action_type_text)
         self._refresh_runs()
         self.query_one("#exp-text-box").focus()
         self._explore()
@@ -643,13 +644,16 @@ class ExploreScreen(Screen[None]):
         self._show()
 
     def action_type_text(self) -> None:
-        self.query_one("#exp-typed", Input).focus()
+        field = self.query_one("#exp-typed", Input)
+        field.can_focus = True
+        field.focus()
 
     def action_leave_text(self) -> None:
         self.query_one("#exp-text-box").focus()
+        self.query_one("#exp-typed", Input).can_focus = False
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#exp-text-box").focus()
+        self.action_leave_text()
         if event.value:
             self.typed, self.source = event.value, "typed"
             self._explore()
