@@ -90,10 +90,10 @@ def round_axis(low: float, high: float, most: int) -> tuple[tuple[float, float],
     return ends, ticks, [tick_label(t, decimals(step)) for t in ticks]
 
 
-def legend_entry(label: str, color: str) -> Text:
+def legend_entry(label: str, color: str, mark: str = LEGEND_MARK) -> Text:
     """A curve's legend entry, its mark drawn by plotext in the curve's own colour (the same ANSI or 256-colour
     code as the curve, whatever the theme)."""
-    return Text.from_ansi(str(plotext.colorize(LEGEND_MARK, color))).append(f" {label}")
+    return Text.from_ansi(str(plotext.colorize(mark, color))).append(f" {label}")
 
 
 class ThemedPlot(PlotextPlot):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from itertools import permutations
 
-import plotext
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
@@ -37,7 +36,7 @@ class MetricLine(Chart):
         header = Text(title, style="bold")
         if self._values:
             header.append("  ").append_text(legend_entry(f"by {axis.name}", "cyan"))
-            header.append("  ").append_text(Text.from_ansi(str(plotext.colorize(BEST, "green")))).append(" best")
+            header.append("  ").append_text(legend_entry("best", "green", BEST))
         self.update_header(header)
         self.set_empty(not self._values)
 
