@@ -94,8 +94,8 @@ class TuirnnApp(App[int]):
             Binding(f"{digit},{fkey}", f"switch_mode('{mode}')", mode.capitalize(), id=f"mode-{mode}")
             for mode, digit, fkey in MODE_KEYS
         ),
-        Binding("f1,question_mark", "help", "Help", id="help"),
-        Binding("q", "quit_app", "Quit", id="quit"),
+        Binding("f1,question_mark", "help", "Help", id="help", show=False),  # shown first by each screen
+        Binding("q", "quit_app", "Quit", id="quit", show=False),
         Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
     ]
 

@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import (
     Checkbox,
     Footer,
@@ -48,6 +47,7 @@ from tuirnn.formatting import human_bytes
 from tuirnn.sizing import estimate_size
 from tuirnn.tui.focus import leave_text_fields
 from tuirnn.tui.messages import DownloadProgress
+from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.widgets.form_field import FormField, OnOffCheckbox
 from tuirnn.tui.widgets.form_path_prompt import PathPrompt
 
@@ -127,7 +127,7 @@ def make_widget(setting: Setting, value: Any) -> Input | Select[str] | Checkbox:
                  validate_on=[], id=setting.name)
 
 
-class ModelScreen(Screen[None]):
+class ModelScreen(AppScreen):
     CSS_PATH = "model.tcss"
     BINDINGS = [
         Binding("ctrl+t", "start", "Apply & train", id="model-start"),

@@ -19,7 +19,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from tuirnn.runs import (
@@ -30,6 +29,7 @@ from tuirnn.runs import (
     list_runs,
     listing_stamp,
 )
+from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.screens.confirm import ConfirmScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.run_tail import RunTail
@@ -131,7 +131,7 @@ class RunTable(DataTable[Any]):
         return self.row_count > 0 if action == "select_cursor" else True
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(AppScreen):
     CSS_PATH = "runs.tcss"
     BINDINGS = [
         Binding("escape", "back_to_list", "Runs list", id="runs-back"),

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, cast
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline
 
 from tuirnn.events import Event, Sampled
 from tuirnn.formatting import model_label
 from tuirnn.tui.feed import TrainingFeed
+from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.sample_pane import SamplePane
 from tuirnn.tui.widgets.stats import Stats
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SPARK_POINTS = 120
 
 
-class TrainScreen(Screen[None]):
+class TrainScreen(AppScreen):
     BINDINGS = [
         Binding("s", "start", "Start", id="train-start"),
         Binding("p", "pause", "Pause/resume", id="train-pause"),

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, Tabs
 
 from tuirnn.errors import TuirnnError
@@ -24,6 +23,7 @@ from tuirnn.sweeps.results import METRIC_LABELS
 from tuirnn.sweeps.start import SweepPlan, engine_problem
 from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.focus import leave_text_fields
+from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.screens.sweep.curves import CurvesPanel
 from tuirnn.tui.screens.sweep.heatmap import HeatmapPanel
 from tuirnn.tui.screens.sweep.picker import SweepPicker
@@ -43,7 +43,7 @@ FOCUS = {"setup": "#source", "trials": "#trial-table", "heatmap": "#heatmap-box"
 """The widget each panel focuses when shown, so its keys work at once; other panels focus the tabs."""
 
 
-class SweepScreen(Screen[None]):
+class SweepScreen(AppScreen):
     CSS_PATH = "sweep.tcss"
     BINDINGS = [
         Binding("m", "metric", "Metric", id="sweep-metric"),
