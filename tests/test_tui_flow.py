@@ -70,6 +70,8 @@ def test_train_watch_pause_stop_and_generate(tmp_path: Path, nietzsche_path: Pat
             await wait_for(pilot, lambda: len(generate.generated) == generate.settings.length)
             first, seed = generate.text(), generate.settings.seed
             assert f"seed {seed}" in str(generate.query_one("#gen-settings").render())
+            best_step = load_checkpoint(run.best_path).step  # which weights drew it, and from when
+            assert f"from best at step {best_step:,}" in str(generate.query_one("#gen-settings").render())
             await pilot.press("r")
             await wait_for(pilot, lambda: len(generate.generated) == generate.settings.length)
             assert generate.text() == first

@@ -90,3 +90,25 @@ def test_save_now_says_when_the_checkpoint_is_written(tmp_path: Path, words: Pat
             await wait_for(pilot, lambda: app.feed.status == "stopped")
 
     asyncio.run(scenario())
+
+
+def test_the_train_chart_draws_what_counting_alone_reaches(tmp_path: Path, words: Path) -> None:
+    from tuirnn.catalog import open_corpus
+    from tuirnn.inspection.baseline import ngram_baselines
+    from tuirnn.tui.widgets.loss_chart import LossChart
+
+    app = make_app(tmp_path, tiny_config(words, max_steps=100_000, eval_every=0, sample_every=0))
+    expected = min(ngram_baselines(open_corpus(str(words), tmp_path / "data")).items(), key=lambda item: item[1])
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.feed.baseline is not None and len(app.feed.steps) > 2)
+            assert app.feed.baseline == pytest.approx(expected)
+            await pilot.pause(0.5)
+            (line,) = [c for c in app.screen.query_one(LossChart)._curves if c.label.endswith("-gram")]
+            assert line.label == f"{expected[0]}-gram" and list(line.values) == pytest.approx([expected[1]] * 2)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.feed.status == "stopped")
+
+    asyncio.run(scenario())

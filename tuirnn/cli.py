@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tuirnn import __version__, control_cli, data_cli
+from tuirnn import __version__, control_cli, data_cli, inspect_cli
 from tuirnn.cli_output import note, say
 from tuirnn.config import (
     FIELDS,
@@ -149,6 +149,7 @@ def build_parser() -> Parser:
                                     "`auto` picks, threads, and the data and models directories.")
     sweep_cli.add_parser(commands)
     control_cli.add_parsers(commands, _resolve_run_path)
+    inspect_cli.add_inspect_parser(commands, _resolve_run_path)
     return parser
 
 
@@ -416,7 +417,7 @@ def open_app(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train, "generate": cmd_generate, "data": lambda args: data_cli.run(args, _data_dir(args)),
     "runs": cmd_runs, "presets": cmd_presets, "doctor": cmd_doctor,
-    "sweep": sweep_cli.run,
+    "sweep": sweep_cli.run, "inspect": inspect_cli.cmd_inspect,
     **dict.fromkeys(control_cli.ACTIONS, control_cli.run),
 }
 

@@ -9,6 +9,7 @@ trainer that goes on to its planned end; the next `tuirnn` offers to attach to i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -25,7 +26,8 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuirnn.config import ConfigError, RunConfig, run_length, validate, with_overrides
-from tuirnn.corpus import CorpusError
+from tuirnn.corpus import Corpus, CorpusError
+from tuirnn.errors import TuirnnError
 from tuirnn.events import (
     CheckpointSaved,
     Evaluated,
@@ -34,6 +36,7 @@ from tuirnn.events import (
     Finished,
     Overfitting,
     Sampled,
+    Started,
     StepMetrics,
     TrainingControl,
 )
@@ -47,6 +50,7 @@ from tuirnn.tui.feed import TrainingFeed
 from tuirnn.tui.handover import Handover
 from tuirnn.tui.messages import SweepNews, TrainingChanged
 from tuirnn.tui.screens.confirm import ConfirmScreen, QuitScreen
+from tuirnn.tui.screens.explore.screen import ExploreScreen
 from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.help import HelpScreen
 from tuirnn.tui.screens.model import ModelScreen
@@ -66,7 +70,7 @@ EXIT_DEADLINE_S = 8.0
 """How long quitting waits for the trainer to stop and save. A worker stuck past it (a hung disk, a read
 that never returns) does not keep the process alive: the last checkpoint on disk stays as it was."""
 MODE_KEYS = (("train", "1", "f2"), ("model", "2", "f3"), ("generate", "3", "f4"), ("runs", "4", "f5"),
-             ("sweep", "5", "f6"))
+             ("sweep", "5", "f6"), ("explore", "6", "f7"))
 
 
 def _length_text(config: RunConfig) -> str:
@@ -87,7 +91,7 @@ class TuirnnApp(App[int]):
     TITLE = "tuirnn"
     CSS_PATH = "tuirnn.tcss"
     MODES = {"train": TrainScreen, "model": ModelScreen, "generate": GenerateScreen, "runs": RunsScreen,
-             "sweep": SweepScreen}
+             "sweep": SweepScreen, "explore": ExploreScreen}
     DEFAULT_MODE = "train"
     BINDINGS = [
         *(
@@ -269,6 +273,8 @@ class TuirnnApp(App[int]):
             self.trainer = None  # gives the model and optimizer memory back (on a GPU too)
             if self.handover.trainer_ended(event, quitting=self._quitting):
                 event = None  # not "training stopped": it goes on elsewhere
+        if isinstance(event, Started) and trainer is not None:
+            self._measure_baseline(trainer.corpus, trainer.config.data.val_fraction, self.feed)
         if isinstance(event, CheckpointSaved) and event.kind == "latest" and self._save_requested:
             self._save_requested = False
             self.notify(f"Checkpoint saved at step {event.step:,}.")
@@ -280,6 +286,19 @@ class TuirnnApp(App[int]):
             self.notify(self.feed.message, title="Training " + event.reason)
         if isinstance(self.screen, TrainScreen):
             self.screen.show_feed(self.feed, message.event)
+
+    def _measure_baseline(self, corpus: Corpus, val_fraction: float, feed: TrainingFeed) -> None:
+        """The best n-gram model's validation loss, for the Train chart's reference line (a second or less)."""
+        from tuirnn.inspection.baseline import ngram_baselines
+
+        def work() -> None:
+            with contextlib.suppress(TuirnnError, MemoryError):
+                order, loss = min(ngram_baselines(corpus, val_fraction).items(), key=lambda item: item[1])
+                feed.baseline = (order, loss)
+                with contextlib.suppress(RuntimeError):  # the app has ended meanwhile
+                    self.call_from_thread(self.notify_training, None)
+
+        threading.Thread(target=work, name="tuirnn-baseline", daemon=True).start()
 
     def toggle_pause(self) -> None:
         if self.attachment.following:

@@ -52,6 +52,8 @@ class TrainingFeed:
     samples: list[Sampled] = field(default_factory=list)
     overfitting: Overfitting | None = None
     """Said once, when validation rose while training loss fell."""
+    baseline: tuple[int, float] | None = None
+    """(order, validation loss) of the best n-gram model on the run's split: what counting alone reaches."""
     message: str = ""
     _last_post: float = 0.0
 

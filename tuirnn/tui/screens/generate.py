@@ -28,7 +28,7 @@ from tuirnn.generation_record import (
     save_generation,
 )
 from tuirnn.paths import safe_child
-from tuirnn.runs import RunError, list_runs
+from tuirnn.runs import RunError, generation_default, list_runs, run_label
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 from tuirnn.tui.focus import leave_text_fields
 from tuirnn.tui.widgets.generated import ShadedText, ShadeLegend, TopChoices
@@ -145,9 +145,8 @@ class GenerateScreen(Screen[None]):
         feed = self.tuirnn.feed
         if feed.active and feed.run_dir is not None:
             options.append((f"● training now: {feed.run_dir.name}", CURRENT_RUN))
-        for summary in list_runs(self.tuirnn.models_dir):
-            if summary.steps > 0:
-                options.append((summary.name, str(summary.path)))
+        runs = [summary for summary in list_runs(self.tuirnn.models_dir) if summary.steps > 0]
+        options += [(run_label(summary), str(summary.path)) for summary in runs]
         outside = self.run_path  # a run outside models/, such as a trial of a sweep kept elsewhere
         if outside is not None and outside.is_dir() and str(outside) not in (value for _, value in options):
             options.append((outside.name, str(outside)))
@@ -159,9 +158,11 @@ class GenerateScreen(Screen[None]):
         if wanted in values:
             select.value = wanted
             self.run_path = Path(wanted)
-        elif values and self.run_path is None:
-            select.value = values[0]
-            self.run_path = None if values[0] == CURRENT_RUN else Path(values[0])
+        elif values and self.run_path is None:  # the run training now, else a finished one, not a short trial
+            chosen = generation_default(runs)
+            first = values[0] if values[0] == CURRENT_RUN or chosen is None else str(chosen.path)
+            select.value = first
+            self.run_path = None if first == CURRENT_RUN else Path(first)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.value is Select.BLANK:
@@ -243,6 +244,7 @@ class GenerateScreen(Screen[None]):
             return  # posted by a generation that a newer request replaced
         if message.origin is not None:
             self.origin, self.device = message.origin, message.device
+            self._show_settings()  # which weights drew it: best or latest, at which step
         if message.error:
             self.notify(message.error, title="Cannot generate", severity="error", timeout=8)
         self.generated.extend(message.chars)
@@ -253,7 +255,10 @@ class GenerateScreen(Screen[None]):
         s = self.settings
         mode = "greedy" if s.greedy else f"temp {s.temperature:.1f}  top-k {s.top_k or 'off'}"
         seed = "-" if s.greedy else str(s.seed)
-        self.query_one("#gen-settings", Label).update(f"seed {seed}  {mode}  length {s.length}")
+        origin = self.origin
+        weights = "" if origin is None else (
+            f"  from {origin.checkpoint.removesuffix('.safetensors')} at step {origin.step:,}")
+        self.query_one("#gen-settings", Label).update(f"seed {seed}  {mode}  length {s.length}{weights}")
 
     def _show_output(self) -> None:
         """The first prompt, then every generation drawn from it, the continuations (c) marked apart."""

@@ -11,8 +11,8 @@ from textual.widgets import Footer, Static
 
 INTRO = (
     "tuirnn trains character-level recurrent language models. Set the model on the Model screen, "
-    "start it on the Train screen, play with it on Generate, browse saved runs on Runs and compare many "
-    "settings at once on Sweep. "
+    "start it on the Train screen, play with it on Generate, browse saved runs on Runs, compare many "
+    "settings at once on Sweep and look inside a trained network on Explore. "
     "Every action has a key; Ctrl+P opens the command palette."
 )
 

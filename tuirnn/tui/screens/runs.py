@@ -141,11 +141,12 @@ class RunsScreen(AppScreen):
         Binding("a", "attach", "Attach", id="runs-attach"),
         Binding("d,delete", "delete", "Delete", id="runs-delete"),
         Binding("l", "log_scale", "Log scale", id="runs-log"),
+        Binding("z", "recent_steps", "Recent steps", id="runs-recent"),
         Binding("r", "refresh", "Refresh", id="runs-refresh"),
         Binding("o", "order", "Order", id="runs-order"),
         Binding("slash", "filter", "Filter", id="runs-filter"),
     ]
-    RUN_ACTIONS = frozenset({"mark", "generate", "resume", "attach", "delete", "log_scale", "order"})
+    RUN_ACTIONS = frozenset({"mark", "generate", "resume", "attach", "delete", "log_scale", "recent_steps", "order"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -380,6 +381,9 @@ class RunsScreen(AppScreen):
 
     def action_log_scale(self) -> None:
         self.query_one(LossChart).toggle_log_scale()
+
+    def action_recent_steps(self) -> None:
+        self.query_one(LossChart).action_toggle_recent()
 
     def action_mark(self) -> None:
         """Marks the highlighted run to overlay on the chart; marking it again clears the mark."""

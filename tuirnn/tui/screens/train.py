@@ -16,6 +16,7 @@ from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.widgets.loss_chart import Curve, LossChart
 from tuirnn.tui.widgets.sample_pane import SamplePane
 from tuirnn.tui.widgets.stats import Stats
+from tuirnn.tui.widgets.trend import Trend
 
 if TYPE_CHECKING:
     from tuirnn.tui.app import TuirnnApp
@@ -32,6 +33,7 @@ class TrainScreen(AppScreen):
         Binding("d", "detach", "Detach", id="train-detach"),
         Binding("r", "resume", "Resume run", id="train-resume"),
         Binding("l", "log_scale", "Log scale", id="train-log"),
+        Binding("z", "recent_steps", "Recent steps", id="train-recent"),
     ]
 
     @property
@@ -45,10 +47,10 @@ class TrainScreen(AppScreen):
                 yield Stats(id="stats")
                 with Horizontal(classes="spark-row"):
                     yield Label("loss", classes="spark-label")
-                    yield Sparkline([], id="loss-spark")
+                    yield Trend([], id="loss-spark")
                 with Horizontal(classes="spark-row"):
                     yield Label("val", classes="spark-label")
-                    yield Sparkline([], id="val-spark")
+                    yield Trend([], id="val-spark")
             yield LossChart(id="loss-chart")
         with Horizontal(id="train-progress"):
             yield ProgressBar(total=1, show_eta=False, id="progress")
@@ -79,10 +81,12 @@ class TrainScreen(AppScreen):
         message = feed.message or self._idle_message()
         self.query_one("#train-message", Label).update(message)
         if event is None or not isinstance(event, Sampled):
-            self.query_one(LossChart).show([
-                Curve("train", feed.steps, feed.losses, "cyan"),
-                Curve("val", feed.val_steps, feed.val_losses, "orange"),
-            ])
+            curves = [Curve("train", feed.steps, feed.losses, "cyan"),
+                      Curve("val", feed.val_steps, feed.val_losses, "orange")]
+            if feed.baseline is not None and feed.steps:
+                order, loss = feed.baseline
+                curves.append(Curve(f"{order}-gram", [feed.steps[0], feed.steps[-1]], [loss, loss], "magenta"))
+            self.query_one(LossChart).show(curves)
         self.query_one(SamplePane).show(feed.samples)
 
     def _idle_message(self) -> str:
@@ -117,3 +121,6 @@ class TrainScreen(AppScreen):
 
     def action_log_scale(self) -> None:
         self.query_one(LossChart).toggle_log_scale()
+
+    def action_recent_steps(self) -> None:
+        self.query_one(LossChart).action_toggle_recent()

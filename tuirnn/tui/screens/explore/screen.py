@@ -23,7 +23,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from tuirnn.inspection.activations import QUANTITIES, scale_labels, scaled
@@ -32,6 +31,7 @@ from tuirnn.inspection.probes import PROBES, SPAN
 from tuirnn.inspection.texts import DEFAULT_LENGTH
 from tuirnn.runs import list_runs
 from tuirnn.tui.focus import leave_text_fields
+from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.screens.explore.render import (
     Marks,
     gate_scatters,
@@ -136,7 +136,7 @@ class Painted(Static):
         return Marks(bands, style("painted--cursor", partial=True), style("painted--span", partial=True))
 
 
-class ExploreScreen(Screen[None]):
+class ExploreScreen(AppScreen):
     CSS_PATH = "explore.tcss"
     BINDINGS = [
         Binding("a", "view('activations')", "Activations", id="exp-activations"),
