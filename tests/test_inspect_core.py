@@ -15,11 +15,12 @@ from inspect_helpers import CLOSE, OPEN, PLANTED_UNIT, planted_model, quoted_tex
 
 from tuirnn.corpus import corpus_from_text
 from tuirnn.inspection import probes
-from tuirnn.inspection.activations import QUANTITIES, Recording, record, scaled
+from tuirnn.inspection.activations import record
 from tuirnn.inspection.baseline import MAX_ORDER, ngram_baseline, ngram_baselines
 from tuirnn.inspection.errors import InspectError
 from tuirnn.inspection.gates import gate_saturation, saturation_scatter
 from tuirnn.inspection.palette import DIVERGING, SURPRISAL, band_of, coloured, legend, marks, plain_legend, style_of
+from tuirnn.inspection.recording import QUANTITIES, Recording, scaled
 from tuirnn.inspection.surprise import surprise, top_predictions
 from tuirnn.inspection.temperature import STRIP_TEMPERATURES, temperature_strip
 from tuirnn.inspection.texts import fit_to_vocab

@@ -23,8 +23,8 @@ from tuirnn.inspection.texts import DEFAULT_LENGTH
 
 if TYPE_CHECKING:
     from tuirnn.corpus import Corpus
-    from tuirnn.inspection.activations import Recording
     from tuirnn.inspection.gates import GateSaturation
+    from tuirnn.inspection.recording import Recording
     from tuirnn.inspection.surprise import Surprise
     from tuirnn.inspection.units import UnitScore
 
@@ -53,7 +53,8 @@ def add_inspect_parser(subparsers: Any,
     parser.add_argument("--length", type=int, default=DEFAULT_LENGTH, metavar="L",
                         help=f"characters to explore (default: {DEFAULT_LENGTH})")
     parser.add_argument("--probe", choices=[*PROBES, SPAN], default="quotes", help="the feature (default: quotes)")
-    parser.add_argument("--span", metavar="START:END", help="with --probe span: the marked characters")
+    parser.add_argument("--span", metavar="START:END",
+                        help="with --probe span: the marked characters (default: none; required by that probe)")
     parser.add_argument("--quantity", default="h", metavar="Q",
                         help="h, or for an LSTM c, input, forget, output, for a GRU reset, update; all ranks every "
                              "one (default: h)")
@@ -185,8 +186,8 @@ def _print_report(head: dict[str, Any], recording: Recording, scores: list[UnitS
 def _print_strip(recording: Recording, score: UnitScore) -> None:
     """The top unit over the text: coloured backgrounds on a terminal, a line of ASCII marks under each line of
     text otherwise."""
-    from tuirnn.inspection.activations import scale_labels, scaled
     from tuirnn.inspection.palette import DIVERGING, coloured, legend, marks, plain_legend, shown
+    from tuirnn.inspection.recording import scale_labels, scaled
 
     text = recording.text[:STRIP_CHARS]
     values = scaled(score.quantity, recording.unit(score.quantity, score.layer, score.unit))[: len(text)].tolist()

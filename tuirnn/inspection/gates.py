@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuirnn.inspection.activations import GATES, Recording
+from tuirnn.inspection.recording import GATES, Recording
 
 LEFT, RIGHT = 0.1, 0.9
 DENSITY = ".:o8@"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuirnn.inspection.activations import Recording
 from tuirnn.inspection.errors import InspectError
+from tuirnn.inspection.recording import Recording
 
 WRONG_BELOW = 0.5
 """A character counts as got wrong when the model gave it less than this probability."""

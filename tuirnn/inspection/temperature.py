@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tuirnn.sampling import Generator
 from tuirnn.sampling_settings import SamplingSettings
+
+if TYPE_CHECKING:
+    from tuirnn.sampling import Generator
 
 STRIP_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuirnn.inspection.activations import Recording, scaled
 from tuirnn.inspection.errors import InspectError
+from tuirnn.inspection.recording import Recording, scaled
 
 THRESHOLD = 0.3
 """LSTMVis's default: a unit is on where its value, signed as it correlates, is above this."""

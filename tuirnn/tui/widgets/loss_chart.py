@@ -43,7 +43,7 @@ class LossChart(Chart):
     """Call `show(curves)`; redrawing is left to Textual's refresh, so callers may throttle it."""
 
     can_focus = True
-    BINDINGS = [Binding("z", "toggle_recent", "Recent/all steps", id="chart-recent")]
+    BINDINGS = [Binding("z", "toggle_recent", "Recent/all steps", id="chart-recent", show=False)]  # screens show z
 
     def __init__(self, title: str = "loss", **kwargs: object):
         super().__init__(**kwargs)

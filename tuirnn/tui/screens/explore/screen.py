@@ -25,9 +25,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
-from tuirnn.inspection.activations import QUANTITIES, scale_labels, scaled
 from tuirnn.inspection.palette import DIVERGING, SURPRISAL, Band, shown
 from tuirnn.inspection.probes import PROBES, SPAN
+from tuirnn.inspection.recording import QUANTITIES, scale_labels, scaled
 from tuirnn.inspection.texts import DEFAULT_LENGTH
 from tuirnn.runs import list_runs
 from tuirnn.tui.focus import leave_text_fields
@@ -45,8 +45,8 @@ from tuirnn.tui.screens.explore.render import (
 
 if TYPE_CHECKING:
     from tuirnn.corpus import Corpus
-    from tuirnn.inspection.activations import Recording
     from tuirnn.inspection.gates import GateSaturation
+    from tuirnn.inspection.recording import Recording
     from tuirnn.inspection.subject import Subject
     from tuirnn.inspection.surprise import Surprise
     from tuirnn.inspection.temperature import TemperatureSample
