@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import write_text
-from textual.widgets import Button
+from helpers import main_in_process, write_text
+from textual.pilot import Pilot
+from textual.widgets import Button, Static
 from tui_helpers import make_app, tiny_config, wait_for
 
+from tuirnn.checkpoint import load_checkpoint
 from tuirnn.config import RunConfig
 from tuirnn.corpus import Vocabulary
 from tuirnn.live import read_live
 from tuirnn.locks import is_held
 from tuirnn.runs import TRAINING_LOCK_FILE, RunDir
+from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.screens.confirm import ConfirmScreen, QuitScreen
 from tuirnn.tui.screens.train import TrainScreen
 
@@ -106,6 +109,9 @@ def test_the_runs_screen_attaches_to_a_live_run_and_quitting_leaves_it_training(
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("n", "4")
             await wait_for(pilot, lambda: app.current_mode == "runs")
+            live_line = app.screen.query_one("#runs-live", Static)
+            await wait_for(pilot, lambda: "live: pid " in str(live_line.render()))
+            assert "chars/s" in str(live_line.render()) and "heartbeat" in str(live_line.render())
             await pilot.press("a")
             await wait_for(pilot, lambda: app.current_mode == "train" and app.feed.steps)
             await pilot.press("q")  # nothing trains here: quitting asks nothing and touches nothing
@@ -117,15 +123,43 @@ def test_the_runs_screen_attaches_to_a_live_run_and_quitting_leaves_it_training(
     _wait(lambda: read_live(headless_run).step > step)  # type: ignore[union-attr]
 
 
+def test_the_cli_stops_a_run_another_process_trains(headless_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = main_in_process(capsys, "--models-dir", headless_run.parent, "stop", "live", "--timeout", "60")
+    assert result.rc == 0 and result.stdout.startswith("live: stopped at step ")
+    run = RunDir.open(headless_run)
+    assert run.info["status"] == "stopped" and load_checkpoint(run.latest_path).step == run.info["step"]
+
+
+def test_a_killed_trainer_leaves_an_interrupted_run_that_commands_do_not_reach(
+        headless_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pid = int((headless_run / TRAINING_LOCK_FILE).read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: not is_held(headless_run / TRAINING_LOCK_FILE))
+    listed = main_in_process(capsys, "--models-dir", headless_run.parent, "runs")
+    assert " interrupted " in listed.stdout and "live:" not in listed.stdout
+    result = main_in_process(capsys, "--models-dir", headless_run.parent, "pause", "live")
+    assert result.rc == 1 and "live is not training (status: interrupted)" in result.error_line()
+
+
+def long_run_app(tmp_path: Path, words: Path) -> TuirnnApp:
+    return make_app(tmp_path, tiny_config(words, max_steps=100_000, eval_every=200, sample_every=0, log_every=10))
+
+
+async def start_training(pilot: Pilot[int], app: TuirnnApp) -> Path:
+    """Press s and wait for the first steps; the run's directory."""
+    await pilot.press("s")
+    await wait_for(pilot, lambda: app.feed.status == "training" and app.feed.steps)
+    assert app.feed.run_dir is not None
+    return app.feed.run_dir
+
+
 def test_d_hands_the_run_to_a_detached_trainer_and_follows_it(tmp_path: Path, words: Path) -> None:
-    app = make_app(tmp_path, tiny_config(words, max_steps=100_000, eval_every=200, sample_every=0, log_every=10))
+    app = long_run_app(tmp_path, words)
     run_path: list[Path] = []
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("s")
-            await wait_for(pilot, lambda: app.feed.status == "training" and app.feed.steps)
-            run_path.append(app.feed.run_dir)  # type: ignore[arg-type]
+            run_path.append(await start_training(pilot, app))
             try:
                 await pilot.press("d")
                 await wait_for(pilot, lambda: app.attachment.following and _trained_elsewhere(run_path[0]), 120)
@@ -144,14 +178,12 @@ def test_d_hands_the_run_to_a_detached_trainer_and_follows_it(tmp_path: Path, wo
 
 
 def test_the_quit_dialog_can_detach_and_the_run_trains_on_after_the_app(tmp_path: Path, words: Path) -> None:
-    app = make_app(tmp_path, tiny_config(words, max_steps=100_000, eval_every=200, sample_every=0, log_every=10))
+    app = long_run_app(tmp_path, words)
     run_path: list[Path] = []
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("s")
-            await wait_for(pilot, lambda: app.feed.status == "training" and app.feed.steps)
-            run_path.append(app.feed.run_dir)  # type: ignore[arg-type]
+            run_path.append(await start_training(pilot, app))
             await pilot.press("q")
             await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
             assert app.screen.focused is app.screen.query_one("#cancel", Button)  # Enter would change nothing

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from tuirnn.live import read_live
 from tuirnn.runs import (
     LIVE_STATUSES,
     RunError,
@@ -169,6 +170,7 @@ class RunsScreen(AppScreen):
         yield Input(placeholder="filter by name, corpus or model (Enter keeps it, Escape clears it)",
                     id="runs-filter")
         yield Static(id="runs-empty")
+        yield Static(id="runs-live")
         with Horizontal(id="runs-detail"):
             yield LossChart(title="", id="runs-chart")
             with VerticalScroll(id="runs-samples"):
@@ -328,6 +330,16 @@ class RunsScreen(AppScreen):
                 redraw = redraw or key in shown
         if redraw:
             self._draw()
+        self._show_live()
+
+    def _show_live(self) -> None:
+        """Who trains the highlighted run, where it stands and when it last said so (its heartbeat)."""
+        summary = self._runs.get(self._shown) if self._shown is not None else None
+        live = read_live(summary.path) if summary is not None and summary.status in LIVE_STATUSES else None
+        line = self.query_one("#runs-live", Static)
+        line.display = live is not None
+        if live is not None:
+            line.update(f"live: {live.describe()}; a attaches")
 
     def _update_row(self, key: str, tail: RunTail) -> None:
         summary = tail.summarize(self._runs[key])
