@@ -191,3 +191,24 @@ def test_a_damaged_plan_in_run_json_is_one_line(clock: SimulatedTime, tmp_path: 
     assert main(["--data-dir", str(tmp_path / "data"), "train", "--resume", str(run.path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert "Traceback" not in "".join(err) and "run.json's time-budget plan is damaged" in err[-1]
+
+
+def test_the_shown_speed_leaves_out_the_warm_up_and_averages_recent_training() -> None:
+    from tuirnn.throughput import SPEED_WINDOW_S, Progress
+
+    progress, now = Progress(0.0), 0.0
+
+    def interval(steps: int, seconds: float, excluded: float = 0.0) -> float:
+        nonlocal now
+        progress.steps, progress.excluded_s = steps, excluded
+        now += seconds + excluded
+        rate = progress.rate(now)
+        progress.reset(now)
+        return rate
+
+    assert interval(1, 2.0) == 2.0  # only the first step so far: it is all there is
+    assert interval(10, 0.1) == pytest.approx(0.01)  # the slow first step (warm-up) no longer counts
+    assert interval(10, 0.3, excluded=5.0) == pytest.approx(0.02)  # a validation's 5 s are not training
+    for _ in range(int(SPEED_WINDOW_S) + 2):
+        interval(100, 1.0)  # 10 ms a step for longer than the window
+    assert progress.seconds_per_step == pytest.approx(0.01)  # the older, slower intervals have left it

@@ -1,14 +1,15 @@
 """How fast training goes, as shown: seconds per step over training time alone (validations, samples and
-pauses left out), smoothed so that the speed and the ETA computed from it hold still."""
+pauses left out), averaged over the last SPEED_WINDOW_S of training so that the speed and the ETA computed
+from it hold still, and without the first interval (allocation, warm-up, CUDA graph capture) once there
+is another."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
-SPEED_SMOOTHING_S = 10.0
-"""The time constant of the shown speed: intervals weigh by how long they took, so short early intervals
-(steps 1, 2, 5) and one slow step move it little, and the ETA computed from it holds still."""
+SPEED_WINDOW_S = 10.0
+"""How much recent training the shown speed averages over."""
 
 
 @dataclass
@@ -19,15 +20,23 @@ class Progress:
     steps: int = 0
     excluded_s: float = 0.0
     seconds_per_step: float | None = None
-    """Smoothed over about SPEED_SMOOTHING_S of training: the one figure behind chars/s and the ETA."""
+    """Averaged over the recent intervals: the one figure behind chars/s and the ETA."""
+    _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+    """(busy seconds, steps) of the intervals averaged, newest last."""
+    _warm: bool = False
+    """Whether the first interval has been dropped (once a second one came)."""
 
     def rate(self, now: float) -> float:
-        """The smoothed seconds per step, this interval included."""
+        """The recent seconds per step, this interval included."""
         busy = max(now - self.started - self.excluded_s, 1e-9)
-        per_step = busy / max(self.steps, 1)
-        previous = self.seconds_per_step
-        weight = 1.0 - math.exp(-busy / SPEED_SMOOTHING_S)
-        self.seconds_per_step = per_step if previous is None else previous + weight * (per_step - previous)
+        recent = self._recent
+        recent.append((busy, max(self.steps, 1)))
+        if not self._warm and len(recent) > 1:
+            recent.popleft()
+            self._warm = True
+        while len(recent) > 1 and sum(seconds for seconds, _ in list(recent)[1:]) >= SPEED_WINDOW_S:
+            recent.popleft()
+        self.seconds_per_step = sum(seconds for seconds, _ in recent) / sum(steps for _, steps in recent)
         return self.seconds_per_step
 
     def reset(self, now: float) -> None:
