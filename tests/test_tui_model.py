@@ -109,7 +109,7 @@ def test_invalid_hidden_size_is_flagged_inline_and_cannot_start(tmp_path: Path) 
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.screen is screen and not app.feed.active
-        assert "Cannot start" in toasts(app) and "hidden_size" in toasts(app)
+        assert "Cannot start: hidden size: " in toasts(app) and "hidden_size" not in toasts(app)  # the form's words
 
         await pilot.press("ctrl+u", *"128")
         await pilot.pause()
@@ -173,6 +173,22 @@ def test_dropout_with_one_layer_warns(tmp_path: Path) -> None:
     run(make_app(tmp_path), scenario)
 
 
+def test_the_form_has_every_setting_of_the_command_line_and_says_what_needs_no_download(tmp_path: Path) -> None:
+    from tuirnn.config import FIELDS
+
+    app = make_app(tmp_path)
+
+    async def scenario(pilot: Pilot, screen: ModelScreen) -> None:
+        for name in FIELDS:
+            if name != "corpus":  # chosen from a list (named corpora, default, a file) above the groups
+                field(screen, name)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert "default needs no download" in toasts(app)
+
+    run(app, scenario)
+
+
 def test_save_and_load_toml_round_trip_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # the path prompts start at ./tuirnn.toml; short paths type quickly
     app = make_app(tmp_path)
@@ -208,10 +224,11 @@ def test_save_and_load_toml_round_trip_and_errors(tmp_path: Path, monkeypatch: p
         assert app.config.to_dict() == saved
 
         await answer(pilot, "ctrl+o", "y.toml")  # loads, with its invalid settings flagged
+        assert "not in the file, so at their defaults: hidden size, embedding size, dropout" in toasts(app)
         assert field(screen, "cell").has_class("-invalid") and field(screen, "layers").has_class("-invalid")
         assert "got 'gru2'" in shown(screen, "#model-notes")
         await pilot.press("ctrl+s")  # an invalid form is not saved
-        assert "Cannot save: cell must be one of" in toasts(app)
+        assert "Cannot save: cell: must be one of" in toasts(app)
         assert app.config.to_dict() == saved
 
     run(app, scenario)

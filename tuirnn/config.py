@@ -386,6 +386,17 @@ def preset(name: str) -> RunConfig:
     return RunConfig.from_dict(PRESETS[name][1].to_dict())
 
 
+def unset_in_toml(path: Path) -> tuple[str, list[str]]:
+    """(its preset, the settings it leaves out) of a configuration file that `load_toml` has read: what a
+    loaded form shows from the preset (or the defaults) rather than from the file."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "", []
+    present = {key for table in raw.values() if isinstance(table, dict) for key in table}
+    return str(raw.get("preset", "")), [name for name in FIELDS if name not in present]
+
+
 def load_toml(path: Path) -> RunConfig:
     """Read a configuration file; a `preset` key starts from that preset, the tables override it."""
     try:

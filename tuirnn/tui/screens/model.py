@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from rich.text import Text
 from textual import work
@@ -41,6 +41,7 @@ from tuirnn.config import (
     preset,
     save_toml,
     set_field,
+    unset_in_toml,
     validation_errors,
 )
 from tuirnn.formatting import human_bytes
@@ -81,8 +82,11 @@ FORM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model", ("cell", "layers", "hidden_size", "embedding_size", "dropout", "output_dropout")),
     ("Training", ("time_budget", "batch_size", "lr", "optimizer", "schedule", "clip_norm", "epochs", "max_steps",
                   "eval_every", "sample_every", "seed", "device", "precision", "cuda_graph")),
+    ("More", ("patience", "warmup_steps", "weight_decay", "val_fraction", "stride", "targets", "carry_state",
+              "encoding_errors", "log_every", "eval_max_chars", "sample_prompt", "sample_length", "sample_seed")),
 )
-"""Which settings the form shows, in which group and order."""
+"""Which settings the form shows, in which group and order: the common ones first, then every other setting
+the command line has (the corpus is chosen above the groups)."""
 SECTIONS: tuple[tuple[str, tuple[Setting, ...]], ...] = tuple(
     (title, tuple(Setting.of(name) for name in names)) for title, names in FORM_GROUPS)
 SETTINGS = tuple(setting for _, settings in SECTIONS for setting in settings)
@@ -123,8 +127,9 @@ def make_widget(setting: Setting, value: Any) -> Input | Select[str] | Checkbox:
     if setting.kind == "choice":
         return Select(choice_options(setting, value), allow_blank=False, value=value, compact=True,
                       id=setting.name)
-    return Input(form_text(value), type="integer" if setting.kind == "int" else "number", compact=True,
-                 validate_on=[], id=setting.name)
+    kind: Literal["integer", "number", "text"] = (
+        "integer" if setting.kind == "int" else "number" if setting.kind == "float" else "text")
+    return Input(form_text(value), type=kind, compact=True, validate_on=[], id=setting.name)
 
 
 class ModelScreen(AppScreen):
@@ -257,7 +262,7 @@ class ModelScreen(AppScreen):
             try:
                 set_field(config, name, value)
             except ConfigError as exc:
-                errors[name] = f"{name} needs a value" if value == "" else str(exc)
+                errors[name] = f"{name} needs a value" if value == "" and name != "sample_prompt" else str(exc)
         for name, message in validation_errors(config).items():
             errors.setdefault(name, message)
         return config, errors
@@ -386,11 +391,16 @@ class ModelScreen(AppScreen):
     def action_start(self) -> None:
         self._update()
         if self.errors:
-            self._error("Cannot start: " + "; ".join(self.errors.values()), title="Fix the form first")
+            self._error("Cannot start: " + self._errors_text(), title="Fix the form first")
             self._focus_first_error()
             return
         self.tuirnn.start_training()
         self.app.switch_mode("train")
+
+    def _errors_text(self) -> str:
+        """The form's errors as its labels name the settings, not as the code does."""
+        return "; ".join(f"{FIELDS[name].label if name in FIELDS else name}: {short_message(name, message)}"
+                         for name, message in self.errors.items())
 
     def _error(self, message: str, title: str = "") -> None:
         """Errors stay up long enough to read; no markup, as they quote paths and TOML."""
@@ -405,7 +415,7 @@ class ModelScreen(AppScreen):
     def action_save(self) -> None:
         self._update()
         if self.errors:
-            self._error("Cannot save: " + "; ".join(self.errors.values()), title="Fix the form first")
+            self._error("Cannot save: " + self._errors_text(), title="Fix the form first")
             return
         self.app.push_screen(PathPrompt("Save the configuration as TOML to:", self.toml_path), self._save_to)
 
@@ -433,13 +443,20 @@ class ModelScreen(AppScreen):
             return
         self.toml_path = str(path)
         self.fill(config)
-        self.notify(f"Loaded {path}", markup=False)
+        from_preset, unset = unset_in_toml(path)
+        labels = [FIELDS[name].label for name in unset if name != "corpus"]
+        shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
+        where = f"preset {from_preset}'s values" if from_preset else "their defaults"
+        reset = f"; not in the file, so at {where}: {shown}" if labels else ""
+        self.notify(f"Loaded {path}{reset}", markup=False, timeout=10 if unset else 5)
 
     # ----- downloads -------------------------------------------------------------------------------
     def action_download(self) -> None:
         name = self.query_one("#corpus", Select).value
         if name not in CATALOG:
-            self.notify(f"Choose a named corpus to download ({', '.join(CATALOG)}).", severity="warning")
+            what = "your own file" if name == FILE else f"{name}"
+            self.notify(f"{what} needs no download; the named corpora to get are {', '.join(CATALOG)}.",
+                        severity="warning")
             return
         if self.downloading:
             self.notify(f"{self.downloading} is still downloading.", severity="warning")
