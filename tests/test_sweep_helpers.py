@@ -152,6 +152,7 @@ def test_a_plan_keys_its_check_and_its_timing() -> None:
     assert plan.key != SweepPlan(definition, 3, "local").key
     assert plan.key != SweepPlan(definition.with_base_overrides({"max_steps": 7}), 2, "local").key
     retimed = SweepPlan(SweepDefinition("other", RunConfig(), (Axis("layers", (1, 2)),), "grid"), 2, "local")
-    assert plan.timing_key == retimed.timing_key  # same base, same threads: the same time per step
+    assert plan.timing_key != retimed.timing_key  # other trials: their cheapest and dearest are timed again
+    assert plan.timing_key == SweepPlan(three_axes(), 2, "ray").timing_key  # the same trials, the same threads
     assert plan.slots().trials == 2
     assert engine_problem("local") is None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tuirnn.config import ConfigError
+from tuirnn.config import ConfigError, with_overrides
 from tuirnn.events import Failed, Finished
 from tuirnn.sweeps import cli as sweep_cli
 from tuirnn.sweeps.definition import load_sweep, parse_sweep, sweep_preset
@@ -273,6 +273,31 @@ def test_cli_dry_run_prints_plan_and_cost(tmp_path: Path, text_file: Path, capsy
     assert "grid, 4 trials, metric last_loss" in out
     assert "cost: 48 steps in all" in out and "s/step" in out and "2 trial(s) at once" in out
     assert not (tmp_path / "models").exists()
+
+
+def test_a_sweep_is_priced_per_trial_from_its_cheapest_and_dearest_measured_trials(tmp_path: Path,
+                                                                                   text_file: Path) -> None:
+    from tuirnn.sweeps.cost import Measured, Timing, corpus_loader, estimate_cost, work_per_step
+    from tuirnn.sweeps.definition import load_sweep
+
+    toml = write_sweep(tmp_path, text_file, "hidden_size = [8, 16, 32]\n")
+    definition = load_sweep(toml)
+    definition.base = with_overrides(definition.base, {"max_steps": 100, "eval_every": 50, "sample_every": 0})
+    load = corpus_loader(tmp_path / "data")
+    works = [work_per_step(definition.config_for(p), len(load(definition.base).vocab))
+             for p in definition.listed_points()]
+    cheap, dear = Measured(min(works), 0.01, 1.0, 0.2, 0.0), Measured(max(works), 0.03, 0.1, 0.6, 0.0)
+    timing = Timing(start_s=2.0, points=(cheap, dear))
+    middle = sorted(works)[1]
+    between = (middle - cheap.work) / (dear.work - cheap.work)
+    assert timing.at(middle).seconds_per_step == pytest.approx(0.01 + between * 0.02)
+    assert timing.at(middle).setup_s == 1.0  # a fresh process's first model, whatever its size
+    cost = estimate_cost(definition, load, workers=3, timing=timing)
+    per_trial = [2.0 + 1.0 + 100 * timing.at(w).seconds_per_step + 3 * timing.at(w).evaluation_s for w in works]
+    # each trial: start, setup, steps, two validations and the last; three at once, after the sweep's own start
+    assert cost.seconds == pytest.approx(2.0 + max(per_trial))
+    assert estimate_cost(definition, load, workers=1, timing=timing).seconds == pytest.approx(2.0 + sum(per_trial))
+    assert estimate_cost(definition, load, workers=3).seconds is None  # nothing timed: no time said
 
 
 def test_cli_rejects_bad_input_with_config_errors(tmp_path: Path, text_file: Path) -> None:

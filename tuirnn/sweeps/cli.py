@@ -71,17 +71,17 @@ def _plan(definition: SweepDefinition, args: argparse.Namespace) -> None:
 
     load = corpus_loader(_data_dir(args))
     slots = capacity.cpu_slots(definition.trial_count, capacity.largest_trial_bytes(definition), args.workers)
-    seconds_per_step = calibrate(definition.base, load(definition.base), threads=slots.threads)
-    cost = estimate_cost(definition, load, slots.trials, seconds_per_step)
+    timing = calibrate(definition, load, threads=slots.threads)
+    cost = estimate_cost(definition, load, slots.trials, timing)
     say(f"sweep {definition.name}: {definition.strategy}, {cost.trials} trials, metric {definition.metric}, "
          f"pruning {definition.pruning}")
     for axis in definition.axes:
         say(f"  {axis.name}: {', '.join(map(str, axis.values))}")
     budgeted = f"{format_duration(cost.budget_s)} of time budgets" if cost.budget_s else ""
     stepped = f"{cost.total_steps:,} steps" if cost.total_steps else ""
-    say(f"cost: {' and '.join(part for part in (stepped, budgeted) if part)} in all; {seconds_per_step:.3f} s/step "
-        f"for the base config (measured, {slots.threads} thread(s)); about {format_duration(cost.seconds or 0)} "
-        f"with {cost.workers} trial(s) at once on this machine")
+    say(f"cost: {' and '.join(part for part in (stepped, budgeted) if part)} in all; {timing.seconds_per_step:.3f} "
+        f"s/step for the dearest trial (measured, {slots.threads} thread(s)), {timing.start_s:.1f} s to start a "
+        f"trial; about {format_duration(cost.seconds or 0)} with {cost.workers} trial(s) at once on this machine")
 
 
 def _summary(sweep: SweepDir) -> None:

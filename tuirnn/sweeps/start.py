@@ -26,8 +26,8 @@ class SweepPlan:
 
     @property
     def timing_key(self) -> str:
-        """A measured time per step holds for the same base config and threads per trial."""
-        return f"{self.definition.base.to_json()}|{self.workers}"
+        """A timing holds for the same trials (base config and axes) and threads per trial."""
+        return self.key
 
     def slots(self) -> capacity.Slots:
         d = self.definition

@@ -6,6 +6,7 @@ timing a few real steps is on a key, since it costs seconds. The screen asks it 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tuirnn.config import PRESETS, ConfigError, RunConfig, preset, run_length
 from tuirnn.corpus import Corpus
 from tuirnn.formatting import format_duration, model_label
 from tuirnn.sweeps.axes_text import axis_text, parse_axes_text
-from tuirnn.sweeps.cost import CostEstimate, calibrate, corpus_loader, estimate_cost
+from tuirnn.sweeps.cost import CostEstimate, Timing, calibrate, corpus_loader, estimate_cost
 from tuirnn.sweeps.definition import (
     METRICS,
     PRUNING,
@@ -56,10 +57,10 @@ class Checked(Message, bubble=False):
 
 
 class Calibrated(Message, bubble=False):
-    def __init__(self, key: str, seconds_per_step: float | None, problem: str) -> None:
+    def __init__(self, key: str, timing: Timing | None, problem: str) -> None:
         super().__init__()
         self.key = key
-        self.seconds_per_step = seconds_per_step
+        self.timing = timing
         self.problem = problem
 
 
@@ -86,7 +87,7 @@ class SetupPanel(TabPane):
         self.checked: Checked | None = None
         """The check of the current plan, once it has come back."""
         self._check_timer: Timer | None = None
-        self._seconds_per_step: dict[str, float] = {}
+        self._timings: dict[str, Timing] = {}
         self._calibrating = False
 
     # ----- layout ----------------------------------------------------------------------------------
@@ -286,15 +287,15 @@ class SetupPanel(TabPane):
     # ----- checking and pricing --------------------------------------------------------------------
     def _start_check(self) -> None:
         if self.plan is not None:
-            self._check(self.plan, self._seconds_per_step.get(self.plan.timing_key), self._loader)
+            self._check(self.plan, self._timings.get(self.plan.timing_key), self._loader)
 
     @work(thread=True, exclusive=True, group="sweep-check", exit_on_error=False)
-    def _check(self, plan: SweepPlan, seconds_per_step: float | None, load: Callable[[RunConfig], Corpus]) -> None:
+    def _check(self, plan: SweepPlan, timing: Timing | None, load: Callable[[RunConfig], Corpus]) -> None:
         check = check_sweep(plan.definition)
         cost, problem = None, ""
         if not check.errors:
             try:
-                cost = estimate_cost(plan.definition, load, plan.slots().trials, seconds_per_step)
+                cost = estimate_cost(plan.definition, load, plan.slots().trials, timing)
             except (ConfigError, ValueError, OSError) as exc:  # CorpusError is a ValueError
                 problem = str(exc)
         self.post_message(Checked(plan.key, check, cost, problem))
@@ -306,21 +307,21 @@ class SetupPanel(TabPane):
 
     @work(thread=True, exclusive=True, group="sweep-calibrate", exit_on_error=False)
     def _calibrate(self, plan: SweepPlan, load: Callable[[RunConfig], Corpus]) -> None:
-        base = plan.definition.base
         try:
-            seconds = calibrate(base, load(base), threads=plan.slots().threads)
-        except (ConfigError, ValueError, OSError) as exc:
+            timing = calibrate(plan.definition, load, threads=plan.slots().threads)
+        except (ConfigError, ValueError, OSError, subprocess.TimeoutExpired) as exc:
             self.post_message(Calibrated(plan.timing_key, None, str(exc)))
             return
-        self.post_message(Calibrated(plan.timing_key, seconds, ""))
+        self.post_message(Calibrated(plan.timing_key, timing, ""))
 
     def on_calibrated(self, message: Calibrated) -> None:
         self._calibrating = False
-        if message.seconds_per_step is None:
+        if message.timing is None:
             notify_error(self, message.problem, "Timing failed")
         else:
-            self._seconds_per_step[message.key] = message.seconds_per_step
-            self.notify(f"{message.seconds_per_step * 1000:.1f} ms per step for the base config")
+            self._timings[message.key] = message.timing
+            self.notify(f"{message.timing.seconds_per_step * 1000:.1f} ms per step for the dearest trial, "
+                        f"{message.timing.start_s:.1f} s to start one")
         self._start_check()
         self._show_checks()
 
@@ -371,7 +372,7 @@ class SetupPanel(TabPane):
             elif cost.seconds is None:
                 text.append("time ", "dim").append("ctrl+t times a few steps\n")
             else:
-                measured = (f" ({cost.seconds_per_step * 1000:.1f} ms/step measured)"
+                measured = (f" ({cost.seconds_per_step * 1000:.1f} ms/step for the dearest, measured)"
                             if cost.seconds_per_step is not None and cost.total_steps else "")
                 text.append("time ", "dim").append(
                     f"~{format_duration(cost.seconds)} with {cost.workers} at once{measured}\n")
