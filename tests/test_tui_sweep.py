@@ -21,6 +21,7 @@ from rich.style import Style
 from textual.widgets import TabbedContent, TextArea
 from tui_helpers import make_app, wait_for
 
+from tuirnn.sweeps.axes_text import value_label
 from tuirnn.sweeps.definition import Axis, SweepDefinition, describe_point, sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.start import SweepPlan
@@ -29,7 +30,7 @@ from tuirnn.tui.app import TuirnnApp
 from tuirnn.tui.feed import SweepFeed
 from tuirnn.tui.screens.generate import GenerateScreen
 from tuirnn.tui.screens.sweep.screen import SweepScreen
-from tuirnn.tui.screens.sweep.trials import TrialTable
+from tuirnn.tui.screens.sweep.trials import QUEUED, TrialTable
 from tuirnn.tui.widgets.heatmap import (
     BEST,
     CELL_WIDTH,
@@ -84,8 +85,15 @@ async def set_up(app: TuirnnApp, pilot: Any, axes: list[str], **fields: str) -> 
 
 
 def statuses(screen: SweepScreen) -> list[str]:
+    """The started trials' statuses (a grid's trials not started yet are listed after them, as `queued`)."""
     table = screen.query_one(TrialTable)
-    return [table.get_cell(key, "status").plain for key in table.rows]
+    return [table.get_cell(key, "status").plain for key in table.rows if not str(key.value).startswith(QUEUED)]
+
+
+def waiting(screen: SweepScreen) -> list[str]:
+    """The axis values of a grid's trials listed as not started yet."""
+    table = screen.query_one(TrialTable)
+    return [str(table.get_row(key)[1]).strip() for key in table.rows if str(key.value).startswith(QUEUED)]
 
 
 # ----- the screen, driven by keys ----------------------------------------------------------------------
@@ -174,6 +182,8 @@ def test_stop_requeues_the_running_trial_resume_continues_it_and_quitting_stops_
             await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: screen.sweep.trials and screen.sweep.trials[0].step > 0)
             await wait_for(pilot, lambda: statuses(screen) == ["running"])
+            started = value_label(screen.sweep.trials[0].params["lr"])
+            assert waiting(screen) == [v for v in ("0.01", "0.003") if v != started]  # listed before it starts
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: not screen.running)
             assert statuses(screen) == ["queued"]  # the rest never started

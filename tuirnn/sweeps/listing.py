@@ -40,6 +40,25 @@ def sweep_counts(sweep: SweepDir) -> str:
     return ", ".join(parts)
 
 
+def progress(sweep: SweepDir, workers: int, now: float) -> tuple[float, float | None]:
+    """(the share of the sweep's work done, seconds left or None before anything can tell): each trial counts
+    by its steps done out of its planned steps, and the time a trial takes is read from those that have
+    run (their seconds over their share done), `workers` at once."""
+    total = max(1, sweep.definition.trial_count)
+    shares, per_trial = [], []
+    for record in sweep.trials:
+        share = 1.0 if record.status in ("done", "pruned", "failed", "diverged") else (
+            min(1.0, record.step / record.total_steps) if record.total_steps else 0.0)
+        shares.append(share)
+        seconds = record.seconds + (now - record.started if record.status == "running" and record.started else 0)
+        if record.status in ("done", "running") and share > 0.05 and seconds > 0:
+            per_trial.append(seconds / share)
+    done = sum(shares) / total
+    if not per_trial or done >= 1.0:
+        return done, (0.0 if done >= 1.0 else None)
+    return done, (total - sum(shares)) * (sum(per_trial) / len(per_trial)) / max(1, workers)
+
+
 def resumable(sweep: SweepDir) -> bool:
     """Some trial is unfinished, or some never started."""
     return bool(sweep.unfinished()) or len(sweep.trials) < sweep.definition.trial_count

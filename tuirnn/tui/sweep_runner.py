@@ -55,6 +55,8 @@ class SweepRunner:
         """The sweep being run (its records are updated by the engine's thread)."""
         self.speeds: dict[str, float] = {}
         """The latest chars/s of each trial of the running sweep."""
+        self.workers = 1
+        """Trials at once of the running sweep, for the progress line's ETA."""
         self.changed: Signal[SweepUpdate] = Signal(app, "sweep-changed")
         self._feed: SweepFeed | None = None
         self._stop = threading.Event()
@@ -72,6 +74,7 @@ class SweepRunner:
         if self.running:
             raise RuntimeError("a sweep is already running")
         self.sweep, self.speeds = sweep, {}
+        self.workers = plan.slots().trials
         self._stop = threading.Event()
         self._feed = SweepFeed(lambda: self._app.post_message(SweepNews()))
         self.idle.clear()  # before the worker starts: quitting at once waits for it

@@ -247,7 +247,8 @@ class SweepScreen(AppScreen):
             self.query_one(TrialsPanel).show(self.sweep, self.metric, runner.speeds if runner.running else {})
 
     def _show_status(self) -> None:
-        self.query_one(SweepStatus).show(self.sweep, self.running, self.tuirnn.sweeps.stopping)
+        self.query_one(SweepStatus).show(self.sweep, self.running, self.tuirnn.sweeps.stopping,
+                                         self.tuirnn.sweeps.workers)
 
     def _show_logs(self, redraw: bool = False) -> None:
         """Read the trials' logs that the shown panel draws, if it draws any."""

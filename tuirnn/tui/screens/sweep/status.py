@@ -3,16 +3,22 @@ elsewhere, is stopped (and resumable) or finished."""
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widgets import Static
 
-from tuirnn.sweeps.listing import resumable, sweep_counts
+from tuirnn.formatting import format_duration
+from tuirnn.sweeps.listing import progress, resumable, sweep_counts
 from tuirnn.sweeps.sweepdir import SweepDir
+
+BAR_WIDTH = 20
 
 
 class SweepStatus(Static):
-    def show(self, sweep: SweepDir | None, running: bool, stopping: bool) -> None:
-        """`running`: the app runs `sweep`; `stopping`: it was asked to stop and its trials are saving."""
+    def show(self, sweep: SweepDir | None, running: bool, stopping: bool, workers: int = 1) -> None:
+        """`running`: the app runs `sweep` with `workers` trials at once; `stopping`: it was asked to stop
+        and its trials are saving."""
         if sweep is None:
             self.update(Text("No sweep shown: ctrl+r runs the setup, ctrl+o opens a saved sweep.", "dim"))
             return
@@ -20,6 +26,10 @@ class SweepStatus(Static):
         if running:
             text.append("stopping, the trials save a checkpoint…" if stopping else "running",
                         "bold yellow" if stopping else "bold cyan")
+            done, left = progress(sweep, workers, time.time())
+            filled = round(done * BAR_WIDTH)
+            text.append(f"  {'#' * filled}{'.' * (BAR_WIDTH - filled)} {done:.0%}", "cyan")
+            text.append(f"  ETA {format_duration(left)}" if left is not None else "  ETA after the first steps")
         elif any(record.status == "running" for record in sweep.trials):
             text.append("running elsewhere, or killed: followed live", "cyan")
         elif resumable(sweep):

@@ -25,6 +25,8 @@ STATUS_STYLES = {"queued": "dim", "running": "bold cyan", "done": "green", "prun
 COLUMNS = (("status", "status"), ("step", "step"), ("train", "train"), ("val", "val"), ("bpc", "bpc"),
            ("chars/s", "speed"))
 """(label, key) of the columns after the trial id and the axes."""
+QUEUED = "queued:"
+"""Row keys of a grid's trials that have not started (their ids come when they start)."""
 
 
 def _number(value: float | None, digits: int = 3) -> Text:
@@ -78,7 +80,8 @@ class TrialsPanel(TabPane):
         table = self.query_one(TrialTable)
         best = next(iter(sweep.ranked(metric)), None)
         keys = [str(column.key.value) for column in table.ordered_columns]
-        for record in list(sweep.trials):
+        records = list(sweep.trials)
+        for record in records:
             cells = self._row(sweep, record, best.id if best else None, speeds)
             if record.id not in table.rows:
                 table.add_row(*cells, key=record.id)
@@ -86,6 +89,24 @@ class TrialsPanel(TabPane):
             for key, cell in zip(keys, cells, strict=True):
                 if table.get_cell(record.id, key) != cell:
                     table.update_cell(record.id, key, cell, update_width=True)
+        self._show_queued(sweep, [record.params for record in records])
+
+    def _show_queued(self, sweep: SweepDir, started: list[dict[str, Any]]) -> None:
+        """A grid's trials not started yet, as `queued` rows at the end, each gone once its trial starts."""
+        table = self.query_one(TrialTable)
+        definition = sweep.definition
+        points = definition.listed_points() if definition.strategy == "grid" else []
+        waiting = {f"{QUEUED}{index}": point for index, point in enumerate(points) if point not in started}
+        for key in [str(row.key.value) for row in table.ordered_rows]:
+            if key.startswith(QUEUED) and key not in waiting:
+                table.remove_row(key)
+        for key, point in waiting.items():
+            if key not in table.rows:
+                table.add_row(Text(" (next)", style="dim"),
+                              *(Text(value_label(point.get(axis.name)), justify="right", style="dim")
+                                for axis in definition.axes),
+                              Text("queued", style=STATUS_STYLES["queued"]),
+                              *(Text("–", justify="right", style="dim") for _ in COLUMNS[1:]), key=key)
 
     @staticmethod
     def _row(sweep: SweepDir, record: TrialRecord, best: str | None, speeds: Mapping[str, float]) -> list[Any]:
