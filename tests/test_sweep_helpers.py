@@ -156,3 +156,20 @@ def test_a_plan_keys_its_check_and_its_timing() -> None:
     assert plan.timing_key == SweepPlan(three_axes(), 2, "ray").timing_key  # the same trials, the same threads
     assert plan.slots().trials == 2
     assert engine_problem("local") is None
+
+
+def test_a_running_sweeps_progress_and_eta_come_from_its_trials(tmp_path: Path) -> None:
+    from tuirnn.sweeps.listing import progress
+    from tuirnn.sweeps.sweepdir import TrialRecord
+
+    definition = SweepDefinition("four", RunConfig(), (Axis("lr", (0.1, 0.01, 0.001, 0.0001)),), "grid")
+    sweep = SweepDir.create(tmp_path / "four", definition)
+    assert progress(sweep, workers=2, now=100.0) == (0.0, None)  # nothing has run: no time to read
+    sweep.trials.append(TrialRecord("t000", 0, {"lr": 0.1}, {}, status="done", step=100, total_steps=100,
+                                    seconds=10.0))
+    sweep.trials.append(TrialRecord("t001", 1, {"lr": 0.01}, {}, status="running", step=50, total_steps=100,
+                                    started=95.0))
+    done, left = progress(sweep, workers=2, now=100.0)
+    assert done == pytest.approx(1.5 / 4)
+    assert left == pytest.approx((4 - 1.5) * 10.0 / 2)  # both say ten seconds a trial; two at once
+    sweep.release()
