@@ -39,6 +39,13 @@ def row_of(layout: list[tuple[int, int]], position: int) -> int:
     return next((i for i, (start, end) in enumerate(layout) if start <= position < end), len(layout) - 1)
 
 
+def row_step(layout: list[tuple[int, int]], position: int, step: int) -> int:
+    """The position `step` rows up or down, in the same column where that row is long enough."""
+    row = row_of(layout, position)
+    start, end = layout[max(0, min(len(layout) - 1, row + step))]
+    return min(end - 1, start + position - layout[row][0])
+
+
 @dataclass(frozen=True)
 class Marks:
     """The styles the text is drawn with, one per band of the scale, as the screen's stylesheet sets them."""

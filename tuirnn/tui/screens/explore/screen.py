@@ -10,165 +10,62 @@ threads; the screen only draws what they post.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual import events, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
-from tuirnn.inspection.palette import DIVERGING, SURPRISAL, Band, shown
+from tuirnn.inspection.palette import DIVERGING, SURPRISAL, Band
 from tuirnn.inspection.probes import PROBES, SPAN
-from tuirnn.inspection.recording import QUANTITIES, scale_labels, scaled
+from tuirnn.inspection.recording import QUANTITIES, scale_labels
 from tuirnn.inspection.texts import DEFAULT_LENGTH
 from tuirnn.runs import list_runs
 from tuirnn.tui.focus import leave_text_fields
 from tuirnn.tui.screens.base import AppScreen
+from tuirnn.tui.screens.explore import keys
+from tuirnn.tui.screens.explore.panels import ranking, status_line, surprise_facts, text_values, unit_fact, unit_traces
+from tuirnn.tui.screens.explore.parts import (
+    Explored,
+    ExploreDone,
+    Painted,
+    RankDone,
+    Request,
+    StripDone,
+    TextView,
+)
+from tuirnn.tui.screens.explore.recorder import Recorder, ranked, strip
 from tuirnn.tui.screens.explore.render import (
     Marks,
     gate_scatters,
     legend,
     painted,
     row_of,
+    row_step,
     rows,
     temperature_columns,
-    units_panel,
 )
 
 if TYPE_CHECKING:
-    from tuirnn.corpus import Corpus
-    from tuirnn.inspection.gates import GateSaturation
     from tuirnn.inspection.recording import Recording
     from tuirnn.inspection.subject import Subject
-    from tuirnn.inspection.surprise import Surprise
     from tuirnn.inspection.temperature import TemperatureSample
     from tuirnn.inspection.units import UnitScore
     from tuirnn.tui.app import TuirnnApp
 
-VIEWS = ("activations", "surprise", "units", "gates", "temperatures")
 SOURCES = ("corpus", "generated", "typed")
 LENGTHS = (250, 500, 1000, 2000, 5000)
-TOP_UNITS = 8
-STRIP_LENGTH = 160
 PROMPT_CHARS = 40
-UNIT = Binding.Group("Unit", compact=True)
-LAYER = Binding.Group("Layer", compact=True)
-QUANTITY = Binding.Group("Qty", compact=True)
-PROBE = Binding.Group("Probe", compact=True)
-TEXT = Binding.Group("Text", compact=True)
-LENGTH = Binding.Group("Len", compact=True)
-
-
-@dataclass(frozen=True)
-class Request:
-    run_path: Path
-    source: str
-    offset: int | None
-    """Where in the corpus; None: where validation starts."""
-    length: int
-    text: str
-    """The generated or typed text, for those sources."""
-
-
-@dataclass(frozen=True)
-class Explored:
-    subject: Subject
-    recording: Recording
-    surprise: Surprise | None
-    gates: list[GateSaturation]
-    where: str
-    offset: int | None
-    corpus_length: int | None
-    baselines: dict[int, float] | None
-    dropped: tuple[str, ...]
-
-
-class ExploreDone(Message):
-    def __init__(self, request: Request, result: Explored | None, error: str | None = None):
-        super().__init__()
-        self.request = request
-        self.result = result
-        self.error = error
-
-
-class RankDone(Message):
-    def __init__(self, key: tuple[object, ...], scores: list[UnitScore], error: str | None = None):
-        super().__init__()
-        self.key = key
-        self.scores = scores
-        self.error = error
-
-
-class StripDone(Message):
-    def __init__(self, key: tuple[object, ...], samples: list[TemperatureSample], error: str | None = None):
-        super().__init__()
-        self.key = key
-        self.samples = samples
-        self.error = error
-
-
-class TextView(VerticalScroll, inherit_bindings=False):
-    """The text: arrows move the screen's cursor instead of scrolling, and the view follows the cursor."""
-
-
-class Painted(Static):
-    """Draws with the scales' colours, the cursor and a marked span as explore.tcss styles them (the 16-colour
-    theme has its own)."""
-
-    COMPONENT_CLASSES = {
-        *(f"painted--diverging-{i}" for i in range(len(DIVERGING))),
-        *(f"painted--surprisal-{i}" for i in range(len(SURPRISAL))),
-        "painted--cursor", "painted--span",
-    }
-
-    def marks(self, scale: tuple[Band, ...]) -> Marks:
-        name = "diverging" if scale is DIVERGING else "surprisal"
-        style = self.get_component_rich_style
-        bands = [style(f"painted--{name}-{i}", partial=True) for i in range(len(scale))]
-        return Marks(bands, style("painted--cursor", partial=True), style("painted--span", partial=True))
 
 
 class ExploreScreen(AppScreen):
     CSS_PATH = "explore.tcss"
-    BINDINGS = [
-        Binding("a", "view('activations')", "Activations", id="exp-activations"),
-        Binding("s", "view('surprise')", "Surprise", id="exp-surprise"),
-        Binding("u", "view('units')", "Units", id="exp-units"),
-        Binding("g", "view('gates')", "Gates", id="exp-gates"),
-        Binding("t", "view('temperatures')", "Temperatures", id="exp-temperatures"),
-        Binding("n", "unit(1)", "Next unit", group=UNIT, id="exp-unit-next"),
-        Binding("N", "unit(-1)", "Previous unit", group=UNIT, id="exp-unit-previous"),
-        Binding("l", "layer(1)", "Next layer", group=LAYER, id="exp-layer-next"),
-        Binding("L", "layer(-1)", "Previous layer", group=LAYER, id="exp-layer-previous"),
-        Binding("k", "quantity(1)", "Next quantity (h, c, gates)", group=QUANTITY, id="exp-quantity-next"),
-        Binding("K", "quantity(-1)", "Previous quantity", group=QUANTITY, id="exp-quantity-previous"),
-        Binding("p", "probe(1)", "Next probe", group=PROBE, id="exp-probe-next"),
-        Binding("P", "probe(-1)", "Previous probe", group=PROBE, id="exp-probe-previous"),
-        Binding("m", "mark", "Mark span (probe)", id="exp-mark"),
-        Binding("enter", "jump", "Colour by the ranked unit", id="exp-jump"),
-        Binding("o", "source", "Text source", id="exp-source"),
-        Binding("left_square_bracket", "move_text(-1)", "Earlier corpus text", group=TEXT, id="exp-text-earlier"),
-        Binding("right_square_bracket", "move_text(1)", "Later corpus text", group=TEXT, id="exp-text-later"),
-        Binding("minus", "length(-1)", "Shorter text", group=LENGTH, id="exp-length-down"),
-        Binding("equals_sign", "length(1)", "Longer text", group=LENGTH, id="exp-length-up"),
-        Binding("e", "new_seed", "New seed (temperatures)", id="exp-seed"),
-        Binding("slash", "type_text", "Type a text", id="exp-type"),
-        Binding("escape", "leave_text", "Done typing", show=False),
-        Binding("left", "cursor(-1)", "Cursor left", show=False, id="exp-cursor-left"),
-        Binding("right", "cursor(1)", "Cursor right", show=False, id="exp-cursor-right"),
-        Binding("up", "cursor_row(-1)", "Cursor up", show=False, id="exp-cursor-up"),
-        Binding("down", "cursor_row(1)", "Cursor down", show=False, id="exp-cursor-down"),
-        Binding("home", "cursor_to(0)", "Text start", show=False, id="exp-cursor-home"),
-        Binding("end", "cursor_to(-1)", "Text end", show=False, id="exp-cursor-end"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keys.BINDINGS
 
     def __init__(self) -> None:
         super().__init__()
@@ -197,8 +94,7 @@ class ExploreScreen(AppScreen):
         self.strip_prompt = ""
         self.strip_note = ""
         self._layout: list[tuple[int, int]] = []
-        self._subjects: dict[str, tuple[float, Subject]] = {}
-        self._corpora: dict[str, Corpus] = {}
+        self._recorder = Recorder()
 
     @property
     def tuirnn(self) -> TuirnnApp:
@@ -257,20 +153,11 @@ class ExploreScreen(AppScreen):
         self._explore()
 
     # ----- recording -------------------------------------------------------------------------------
-    def _generated_text(self) -> str:
-        from tuirnn.tui.screens.generate import GenerateScreen
-
-        try:
-            stack = self.app.get_screen_stack("generate")
-        except KeyError:
-            return ""
-        return next((screen.text() for screen in stack if isinstance(screen, GenerateScreen)), "")
-
     def _explore(self) -> None:
         if self.run_path is None:
             self._show()
             return
-        text = self.typed if self.source == "typed" else self._generated_text() if self.source == "generated" else ""
+        text = self.typed if self.source == "typed" else _generated_text(self.app) if self.source == "generated" else ""
         if self.source != "corpus" and not text:
             what = "type one with /" if self.source == "typed" else "generate one on the Generate screen (3)"
             self.notify(f"No {self.source} text yet: {what}.", severity="warning")
@@ -282,62 +169,7 @@ class ExploreScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="explore", exit_on_error=False)
     def _record(self, request: Request) -> None:
-        try:
-            self.post_message(ExploreDone(request, self._recorded(request)))
-        except Exception as exc:  # noqa: BLE001  (any failure becomes a visible message)
-            self.post_message(ExploreDone(request, None, _describe(exc)))
-
-    def _subject(self, run_path: Path) -> Subject:
-        """The run's weights, loaded again only when its checkpoint has changed (one model at a time)."""
-        from tuirnn.inspection.subject import open_subject
-        from tuirnn.runs import RunDir
-
-        run = RunDir.open(run_path)
-        stamp = run.checkpoint_for("best").stat().st_mtime
-        cached = self._subjects.get(str(run_path))
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, open_subject(run, "best"))
-            self._subjects = {str(run_path): cached}
-        return cached[1]
-
-    def _corpus(self, subject: Subject) -> Corpus:
-        from tuirnn.inspection.texts import run_corpus
-
-        key = str(subject.run.path)
-        if key not in self._corpora:
-            self._corpora = {key: run_corpus(subject.run, self.tuirnn.data_dir)}
-        return self._corpora[key]
-
-    def _recorded(self, request: Request) -> Explored:
-        from tuirnn.corpus import CorpusError
-        from tuirnn.inspection.activations import record
-        from tuirnn.inspection.baseline import ngram_baselines
-        from tuirnn.inspection.gates import gate_saturation
-        from tuirnn.inspection.surprise import surprise
-        from tuirnn.inspection.texts import corpus_excerpt, fit_to_vocab, validation_start
-
-        subject = self._subject(request.run_path)
-        val_fraction = subject.run.config.data.val_fraction
-        corpus: Corpus | None = None
-        try:
-            corpus = self._corpus(subject)
-        except (CorpusError, OSError):
-            if request.source == "corpus":
-                raise
-        offset = None
-        if request.source == "corpus":
-            assert corpus is not None
-            offset = request.offset if request.offset is not None else validation_start(corpus, val_fraction)
-            offset = max(0, min(offset, len(corpus) - 1))
-            text, where = corpus_excerpt(corpus, offset, request.length), f"{corpus.name} @{offset:,}"
-        else:
-            text, where = request.text[-request.length:], f"{request.source} text"
-        fitted = fit_to_vocab(text, subject.vocab)
-        recording = record(subject.model, subject.vocab, fitted.text)
-        surprised = surprise(recording) if len(recording) > 1 else None
-        baselines = ngram_baselines(corpus, val_fraction) if corpus is not None else None
-        return Explored(subject, recording, surprised, gate_saturation(recording), where, offset,
-                        len(corpus) if corpus is not None else None, baselines, fitted.dropped)
+        self.post_message(self._recorder.explored(request, self.tuirnn.data_dir))
 
     def on_explore_done(self, message: ExploreDone) -> None:
         if message.request is not self.request:
@@ -379,18 +211,7 @@ class ExploreScreen(AppScreen):
     @work(thread=True, exclusive=True, group="explore-rank", exit_on_error=False)
     def _rank_units(self, key: tuple[object, ...], recording: Recording, probe: str, span: tuple[int, int] | None,
                     quantity: str) -> None:
-        from tuirnn.inspection.probes import is_binary, probe_values
-        from tuirnn.inspection.units import rank_units
-
-        try:
-            values = probe_values(probe, recording.text, span)
-            if values.min() == values.max():
-                raise ValueError(f"probe {probe!r} never changes in this text: p for another probe, [ ] or o for "
-                                 "another text")
-            scores = rank_units(recording, values, (quantity,), TOP_UNITS, is_binary(probe))
-            self.post_message(RankDone(key, scores))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(RankDone(key, [], _describe(exc)))
+        self.post_message(ranked(key, recording, probe, span, quantity))
 
     def on_rank_done(self, message: RankDone) -> None:
         if message.key != self.rank_key:
@@ -414,12 +235,7 @@ class ExploreScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="explore-strip", exit_on_error=False)
     def _strip(self, key: tuple[object, ...], subject: Subject, prompt: str, seed: int) -> None:
-        from tuirnn.inspection.temperature import temperature_strip
-
-        try:
-            self.post_message(StripDone(key, temperature_strip(subject.generator, prompt, seed, STRIP_LENGTH)))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(StripDone(key, [], _describe(exc)))
+        self.post_message(strip(key, subject, prompt, seed))
 
     def on_strip_done(self, message: StripDone) -> None:
         if message.key != self.strip_key:
@@ -462,10 +278,7 @@ class ExploreScreen(AppScreen):
         result = self.result
         recording = result.recording
         _, quantity, layer, unit = self._colouring()
-        probe = f" | probe {self.probe}" if self.view == "units" else ""
-        weights = result.subject.checkpoint.replace(" (step ", "@").rstrip(")")  # best@1200
-        status.update(f"{result.subject.run.name} {weights} | {result.where}, {len(recording):,} "
-                      f"chars | L{layer + 1}/{recording.layers} {quantity}[{unit}] of {recording.hidden_size}{probe}")
+        status.update(status_line(result, quantity, layer, unit, self.probe if self.view == "units" else None))
         box = self.query_one("#exp-text-box", TextView)
         width = box.scrollable_content_region.width or 60
         if self.view == "gates":
@@ -475,10 +288,7 @@ class ExploreScreen(AppScreen):
                                else Text(self.strip_note or "t draws the strip", style="dim"))
         else:
             self._layout = rows(recording.text, width)
-            if self.view == "surprise" and result.surprise is not None:
-                values, scale = result.surprise.surprisal / math.log(2), SURPRISAL
-            else:
-                values, scale = scaled(quantity, recording.unit(quantity, layer, unit)), DIVERGING
+            values, scale = text_values(result, self.view == "surprise", quantity, layer, unit)
             span = self.span if self.view == "units" else None
             text_widget.update(painted(recording.text, values, scale, self._marks(scale), self._layout, self.cursor,
                                        self._ascii, span))
@@ -491,78 +301,29 @@ class ExploreScreen(AppScreen):
 
     def _units_panel(self, width: int) -> RenderableType:
         assert self.result is not None
-        recording = self.result.recording
-        if not self.scores:
-            return Text(self.rank_note or "no units ranked", style="dim")
-        span = max(10, width - 18)
-        start = max(0, min(self.cursor - span // 2, len(recording) - span))
-        shown_units = self.scores[: max(3, self.size.height // 3 - 1)]  # what fits under the text
-        traces = [(s, scaled(s.quantity, recording.unit(s.quantity, s.layer, s.unit))) for s in shown_units]
-        return units_panel(recording.text, (start, min(len(recording), start + span)), traces, self.selected,
-                           self.cursor, self._ascii)
+        return unit_traces(self.result, self.scores, self.rank_note, self.selected, self.cursor, width,
+                           self.size.height, self._ascii)
 
     def _side(self) -> RenderableType:
         assert self.result is not None
         recording = self.result.recording
-        char = shown(recording.text[self.cursor], self._ascii)
         parts: list[RenderableType] = []
         if self.view == "surprise":
             parts.append(legend(SURPRISAL, self._marks(SURPRISAL), per_line=2))
-            parts.append(self._surprise_facts())
+            parts.append(surprise_facts(self.result, self.cursor, self._ascii))
         elif self.view == "units":
             parts.append(Text(f"probe: {PROBES[self.probe].description if self.probe in PROBES else 'marked span'}",
                               style="bold"))
-            parts.append(self._ranking())
+            parts.append(ranking(self.scores, self.rank_note, self.selected))
         elif self.view == "activations":
             _, quantity, layer, unit = self._colouring()
-            value = float(recording.unit(quantity, layer, unit)[self.cursor])
             parts.append(legend(DIVERGING, self._marks(DIVERGING), scale_labels(quantity)))
-            parts.append(Text(f"L{layer + 1} {quantity}[{unit}] at '{char}' ({self.cursor:,}): {value:+.3f}"))
+            parts.append(unit_fact(recording, quantity, layer, unit, self.cursor, self._ascii))
         elif self.view == "gates":
             parts.append(Text(f"layer {self.layer_index + 1} of {recording.layers}; l/L another layer"))
         else:
             parts.append(Text(f"prompt: the {PROMPT_CHARS} characters up to the cursor; seed {self.seed} (e: new)"))
         return Group(*parts)
-
-    def _surprise_facts(self) -> RenderableType:
-        from tuirnn.inspection.surprise import top_predictions
-
-        assert self.result is not None
-        result, recording = self.result, self.result.recording
-        table = Table(box=None, show_header=False, padding=(0, 1))
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right", no_wrap=True)
-        char = shown(recording.text[self.cursor], self._ascii)
-        if result.surprise is not None:
-            bits = float(result.surprise.surprisal[self.cursor]) / math.log(2)
-            table.add_row(f"'{char}'", "-" if math.isnan(bits) else f"{bits:.2f} bits")
-            for predicted, probability in top_predictions(recording, self.cursor):
-                label = "␠" if predicted == " " else shown(predicted, self._ascii)  # a space, seen
-                table.add_row(f"  {label}", f"{probability:.2f}")
-            table.add_row("loss", f"{result.surprise.loss:.3f}")
-            table.add_row("bits/char", f"{result.surprise.bits_per_char:.3f}")
-            table.add_row("p<0.5", f"{result.surprise.wrong_share:.0%}")
-        best = result.subject.run.info.get("best_val_loss")
-        if isinstance(best, (int, float)):
-            table.add_row("run's val loss", f"{best:.3f}")
-        if not result.baselines:
-            return table
-        orders = f"{min(result.baselines)}-{max(result.baselines)}"
-        losses = " ".join(f"{loss:.2f}" for loss in result.baselines.values())
-        return Group(table, Text(f"n-gram val, order {orders}:\n{losses}"))
-
-    def _ranking(self) -> RenderableType:
-        if not self.scores:
-            return Text(self.rank_note or "", style="dim")
-        table = Table(box=None, show_header=True, padding=(0, 1), header_style="bold")
-        table.add_column("unit", no_wrap=True)
-        table.add_column("r", justify="right", no_wrap=True)
-        table.add_column("on/off", justify="right", no_wrap=True)
-        for rank, score in enumerate(self.scores):
-            on_off = "-" if score.on_share is None else f"{score.on_share:.1f}/{score.off_share:.1f}"
-            table.add_row(score.label, f"{score.correlation:+.2f}", on_off,
-                          style="reverse" if rank == self.selected else "")
-        return table
 
     # ----- actions ---------------------------------------------------------------------------------
     def action_view(self, view: str) -> None:
@@ -672,15 +433,15 @@ class ExploreScreen(AppScreen):
     def action_cursor_row(self, step: int) -> None:
         if self.result is None or not self._layout:
             return
-        row = row_of(self._layout, self.cursor)
-        target = max(0, min(len(self._layout) - 1, row + step))
-        start, end = self._layout[target]
-        self._move_cursor(min(end - 1, start + self.cursor - self._layout[row][0]))
+        self._move_cursor(row_step(self._layout, self.cursor, step))
 
 
-def _describe(exc: Exception) -> str:
-    from tuirnn.errors import TuirnnError
+def _generated_text(app: App[object]) -> str:
+    """The text the Generate screen shows last, or "" where it has not been opened."""
+    from tuirnn.tui.screens.generate import GenerateScreen
 
-    if isinstance(exc, (TuirnnError, ValueError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    try:
+        stack = app.get_screen_stack("generate")
+    except KeyError:
+        return ""
+    return next((screen.text() for screen in stack if isinstance(screen, GenerateScreen)), "")
