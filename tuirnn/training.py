@@ -68,6 +68,13 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+def check_weights(model: CharRNN, step: int) -> None:
+    """NonFiniteLoss when a weight is NaN or infinite: such weights are never saved or sampled from."""
+    if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
+        raise NonFiniteLoss(f"the weights became NaN or infinite by step {step}; training stopped and "
+                            "the last good checkpoint is kept (try a lower learning rate or gradient clipping)")
+
+
 def is_out_of_memory(error: RuntimeError) -> bool:
     """torch's words for a failed allocation: CUDA's, MPS's, and the CPU allocator's `[enforce fail at
     alloc_cpu.cpp] ... can't allocate memory`."""
@@ -438,16 +445,11 @@ class Trainer:
         return {"best_val_loss": self.best_val_loss, "val_loss": self.last_val_loss, "last_loss": self.last_loss,
                 "time": time.time(), **self._watch.saved()}
 
-    def _check_weights(self, model: CharRNN) -> None:
-        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
-            raise NonFiniteLoss(f"the weights became NaN or infinite by step {self.step}; training stopped and "
-                                "the last good checkpoint is kept (try a lower learning rate or gradient clipping)")
-
     def _save(self, model: CharRNN, optimizer: torch.optim.Optimizer, state: State | None,
               device: torch.device) -> None:
         if self.run_dir is None:
             return
-        self._check_weights(model)  # the loss is only read every log_every steps: never save bad weights
+        check_weights(model, self.step)  # the loss is only read every log_every steps: never save bad weights
         carried = state_tensors(state) if state is not None else []
         checkpoint = Checkpoint(self.step, model.state_dict(), self._info(), optimizer.state_dict(),
                                 rng_snapshot(device), carried, vocab_digest(self.corpus.vocab))
@@ -461,7 +463,7 @@ class Trainer:
 
     def _sample(self, model: CharRNN, device: torch.device) -> None:
         t = self.config.train
-        self._check_weights(model)  # sampling from NaN weights would fail deep inside torch
+        check_weights(model, self.step)  # sampling from NaN weights would fail deep inside torch
         generator = Generator(model, self.corpus.vocab, device, top_n=0)
         settings = SamplingSettings(length=t.sample_length, temperature=SAMPLE_TEMPERATURE, seed=t.sample_seed)
         text = generator.generate(t.sample_prompt, settings, drop_unknown=True)
