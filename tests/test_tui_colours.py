@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import math
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -30,9 +29,8 @@ from test_tui_sweep import write_fixed_sweep, write_trial_logs
 from textual.app import App
 from textual.geometry import Region
 from textual.widgets import Checkbox, RadioButton, Sparkline
-from tui_helpers import make_app, wait_for
+from tui_helpers import feed_run, make_app, wait_for
 
-from tuirnn.events import Evaluated, Sampled, Started, StepMetrics
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings
 from tuirnn.sweeps.definition import sweep_preset
 from tuirnn.sweeps.sweepdir import SweepDir
@@ -135,21 +133,6 @@ def unreadable(app: App[Any]) -> list[str]:
 
 
 # ----- the screens, with data ------------------------------------------------------------------------------
-
-
-def feed_run(app: TuirnnApp, last_step: int = 600) -> None:
-    """A deterministic history: a run 60% done, losses falling, validations and samples every 200 steps."""
-    feed = app.feed
-    feed.status = "training"
-    feed(Started(Path("models/demo-lstm2x256"), "cpu", 842_324, "nietzsche (600,901 chars, 85 distinct)",
-                 0, 1000, 210, 6400))
-    for step in range(10, last_step + 1, 10):
-        loss = 1.2 + 3.0 * math.exp(-step / 120)
-        feed(StepMetrics(step, 1000, step / 210, loss, loss + 0.03, 2e-3, 0.8, 51_234.0, 12.0, 331.0, None))
-        if step % 200 == 0:
-            feed(Evaluated(step, loss + 0.1, (loss + 0.1) / math.log(2), True))
-            feed(Sampled(step, "The ", f"sample text at step {step}: the free spirit and the philosopher.", 0))
-    feed.message = "training on cpu"
 
 
 TEXT = "the free spirit and the philosopher: who knows what he wills? "
