@@ -533,10 +533,23 @@ def _write_run(models: Path) -> None:
     make_run(models, "shakespeare-lstm2x256", steps=600)
 
 
+def _write_runs(models: Path) -> None:
+    make_run(models, "shakespeare-lstm2x256", steps=600)
+    make_run(models, "nietzsche-gru2x128", corpus="nietzsche", cell="gru", hidden=128, steps=400, status="stopped",
+             age_s=3600, scale=1.1)
+
+
+async def _model_form(pilot: Any) -> None:
+    await _press(pilot, "2")
+    await wait_for(pilot, lambda: pilot.app.screen.vocab_size is not None)
+
+
 SNAPSHOT_SCENES: dict[str, tuple[Callable[[Path], None], Callable[[Any], Awaitable[object]]]] = {
     "train": (lambda models: None, train_with_data),
     "sweep": (_write_sweep, lambda pilot: _press(pilot, "5", "ctrl+o", "enter")),
     "generate": (_write_run, generated),
+    "runs": (_write_runs, lambda pilot: _press(pilot, "4", "down")),
+    "model": (lambda models: None, _model_form),
 }
 
 
