@@ -173,3 +173,14 @@ def test_a_running_sweeps_progress_and_eta_come_from_its_trials(tmp_path: Path) 
     assert done == pytest.approx(1.5 / 4)
     assert left == pytest.approx((4 - 1.5) * 10.0 / 2)  # both say ten seconds a trial; two at once
     sweep.release()
+
+
+@pytest.mark.parametrize("name", ["study-layers", "study-grid"])
+def test_a_sweep_written_as_toml_reads_back_the_same(name: str) -> None:
+    import tomllib
+
+    from tuirnn.sweeps.definition import parse_sweep
+
+    definition = sweep_preset(name)
+    back = parse_sweep(tomllib.loads(definition.to_toml()), definition.name)
+    assert back.to_dict() == definition.to_dict()

@@ -22,7 +22,7 @@ from textual.widgets import TabbedContent, TextArea
 from tui_helpers import make_app, wait_for
 
 from tuirnn.sweeps.axes_text import value_label
-from tuirnn.sweeps.definition import Axis, SweepDefinition, describe_point, sweep_preset
+from tuirnn.sweeps.definition import Axis, SweepDefinition, describe_point, load_sweep, sweep_preset
 from tuirnn.sweeps.events import TrialEnded, TrialProgress
 from tuirnn.sweeps.start import SweepPlan
 from tuirnn.sweeps.sweepdir import SweepDir
@@ -76,7 +76,9 @@ async def focus(app: TuirnnApp, pilot: Any, widget_id: str) -> None:
 async def set_up(app: TuirnnApp, pilot: Any, axes: list[str], **fields: str) -> None:
     """Type the axes (replacing the default ones) and the given number fields of the Setup panel."""
     await focus(app, pilot, "axes")
-    await pilot.press("f7")  # the text area's "select all": typing replaces the default axes
+    # select every line (F7, the text area's own select-all, switches screens like every F-key), so that
+    # typing replaces the default axes
+    await pilot.press(*["up"] * 10, "home", *["shift+down"] * 10, "shift+end")
     for number, line in enumerate(axes):
         await pilot.press(*(["enter"] if number else []), *line)
     for field, value in fields.items():
@@ -115,6 +117,31 @@ def test_key_5_opens_the_sweep_screen_with_a_checked_default_setup(tmp_path: Pat
             assert "axes line 1: axis lr: a range needs" in str(screen.query_one("#setup-checks").render())
             await pilot.press("ctrl+r")
             assert not (tmp_path / "models" / "sweeps").exists()
+
+    asyncio.run(scenario())
+
+
+def test_the_setup_saves_as_a_sweep_file_and_f_keys_leave_the_axes_box(tmp_path: Path, text_file: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the path prompt offers NAME.toml here
+    app = make_app(tmp_path, tiny_config(text_file))
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SweepScreen)
+            await set_up(app, pilot, ["lr=.01,.003"])
+            await wait_for(pilot, lambda: screen.setup.plan is not None and screen.setup.checked is not None)
+            planned = screen.setup.plan.definition
+            await pilot.press("ctrl+b")
+            await pilot.pause()
+            await pilot.press("enter")  # the offered NAME.toml
+            await wait_for(pilot, lambda: (tmp_path / f"{planned.name}.toml").exists())
+            assert load_sweep(tmp_path / f"{planned.name}.toml").to_dict() == planned.to_dict()
+            await focus(app, pilot, "axes")
+            await pilot.press("f7")  # an F-key switches screens even from the text area
+            assert app.current_mode == "explore"
 
     asyncio.run(scenario())
 

@@ -177,6 +177,18 @@ class SweepDefinition:
                 "metric": self.metric, "pruning": self.pruning, "seed": self.seed, "base": self.base.to_dict(),
                 "axes": {axis.name: axis.to_dict() for axis in self.axes}}
 
+    def to_toml(self) -> str:
+        """The sweep as a file `tuirnn sweep FILE` (and the Sweep screen's Open) reads back as it is."""
+        import tomli_w
+
+        base = {section: table for section, table in self.base.to_dict().items() if section in SECTIONS}
+        sweep = {"name": self.name, "description": self.description, "strategy": self.strategy,
+                 "trials": self.trials, "metric": self.metric, "pruning": self.pruning, "seed": self.seed}
+        axes = {axis.name: ({"start": axis.span[0], "stop": axis.span[1], "step": axis.span[2]} if axis.span
+                            else list(axis.values)) for axis in self.axes}
+        chosen = {"base": {"preset": self.base.preset}} if self.base.preset else {}
+        return tomli_w.dumps({"sweep": sweep, **chosen, **base, "axes": axes})
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SweepDefinition:
         """Read back `to_dict` (sweep.json); values are checked again, so an edited file cannot smuggle junk in."""

@@ -95,9 +95,11 @@ class TuirnnApp(App[int]):
     DEFAULT_MODE = "train"
     BINDINGS = [
         *(
-            Binding(f"{digit},{fkey}", f"switch_mode('{mode}')", mode.capitalize(), id=f"mode-{mode}")
-            for mode, digit, fkey in MODE_KEYS
+            Binding(digit, f"switch_mode('{mode}')", mode.capitalize(), id=f"mode-{mode}")
+            for mode, digit, _ in MODE_KEYS
         ),
+        *(Binding(fkey, f"switch_mode('{mode}')", mode.capitalize(), id=f"mode-{mode}-fkey", show=False,
+                  priority=True) for mode, _, fkey in MODE_KEYS),  # from anywhere, a text area's own F6/F7 too
         Binding("f1,question_mark", "help", "Help", id="help", show=False),  # shown first by each screen
         Binding("q", "quit_app", "Quit", id="quit", show=False),
         Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),

@@ -7,6 +7,7 @@ updates change. A saved sweep that another process runs is followed live by re-r
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, Tabs
 
+from tuirnn.atomic import atomic_write_bytes
 from tuirnn.errors import TuirnnError
 from tuirnn.runs import LATEST_FILE, SWEEP_FILE, SWEEPS_DIR, RunError
 from tuirnn.sweeps.definition import METRICS
@@ -32,6 +34,7 @@ from tuirnn.tui.screens.sweep.setup import SetupPanel, notify_error
 from tuirnn.tui.screens.sweep.status import SweepStatus
 from tuirnn.tui.screens.sweep.trials import TrialsPanel
 from tuirnn.tui.sweep_runner import SweepUpdate
+from tuirnn.tui.widgets.form_path_prompt import PathPrompt
 
 if TYPE_CHECKING:
     from tuirnn.tui.app import TuirnnApp
@@ -54,6 +57,7 @@ class SweepScreen(AppScreen):
         Binding("ctrl+s", "stop", "Stop & save", id="sweep-stop"),
         Binding("ctrl+t", "calibrate", "Time it", id="sweep-calibrate"),
         Binding("ctrl+o", "open", "Open", id="sweep-open"),
+        Binding("ctrl+b", "save_setup", "Save setup", id="sweep-save-setup"),
         Binding("escape", "leave_form", "Done editing", id="sweep-leave-form"),
         Binding("e", "panel('setup')", "Setup", group=PANEL, id="sweep-panel-setup"),
         Binding("t", "panel('trials')", "Trials", group=PANEL, id="sweep-panel-trials"),
@@ -296,6 +300,25 @@ class SweepScreen(AppScreen):
     def action_calibrate(self) -> None:
         if self.setup.calibrate() and self._panel() != "setup":
             self.action_panel("setup")
+
+    def action_save_setup(self) -> None:
+        """Write the setup as a sweep TOML file, for `tuirnn sweep FILE` or to open here again."""
+        plan = self.setup.plan
+        if plan is None:
+            self.setup.say_errors()
+            return
+        self.app.push_screen(PathPrompt("Save the sweep setup as TOML to:", f"{plan.definition.name}.toml"),
+                             partial(self._save_setup, plan.definition.to_toml()))
+
+    def _save_setup(self, text: str, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            atomic_write_bytes(path, text.encode("utf-8"))
+        except OSError as exc:
+            notify_error(self, f"Cannot save {path}: {exc.strerror or exc}")
+            return
+        self.notify(f"Saved {path}; tuirnn sweep {path} runs it", markup=False)
 
     def action_open(self) -> None:
         self.app.push_screen(SweepPicker(self.tuirnn.models_dir / SWEEPS_DIR), self._open)

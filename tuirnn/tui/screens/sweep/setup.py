@@ -180,11 +180,15 @@ class SetupPanel(TabPane):
             self.query_one("#epochs", Input).value = ""
         self._form_changed()
 
+    def say_errors(self) -> None:
+        """Why the setup is not a sweep yet."""
+        notify_error(self, "; ".join(self._plan_errors), "Fix the setup first")
+
     def calibrate(self) -> bool:
         """Time a few real steps of the base config in a worker; False (after saying why) when the form has
         errors."""
         if self.plan is None:
-            notify_error(self, "; ".join(self._plan_errors), "Fix the setup first")
+            self.say_errors()
             return False
         self._calibrating = True
         self._ensure_torch()
