@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from test_tui_process import _exit_status, _spawn_app, _wait
+from test_tui_process import _signal_and_wait, _spawn_app, _wait
 from textual.widgets import Input
 from tui_helpers import make_app, tiny_config, wait_for
 
@@ -259,16 +259,9 @@ def test_hangup_or_terminate_stops_and_saves_a_sweep_the_sweep_screen_never_show
         metrics = path / TRIALS_DIR / "t000" / "metrics.jsonl"
         return metrics.exists() and metrics.stat().st_size > 200
 
-    try:
-        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
-        _wait(trained, 90, "the sweep's first trial to log metrics")
-        os.kill(pid, signum)
-        if signum == signal.SIGHUP:
-            os.close(master)  # the terminal is gone: every later write by the app fails
-        status = _exit_status(pid, 60)
-    finally:
-        if signum != signal.SIGHUP:
-            os.close(master)
+    _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+    _wait(trained, 90, "the sweep's first trial to log metrics")
+    status = _signal_and_wait(pid, master, signum)
     assert os.WIFEXITED(status), f"the app died from signal {os.WTERMSIG(status) if os.WIFSIGNALED(status) else '?'}"
     assert_stopped_and_saved(path)
 

@@ -111,24 +111,29 @@ def _exit_status(pid: int, timeout: float) -> int:
     raise AssertionError("the app did not exit")
 
 
+def _signal_and_wait(pid: int, master: int, signum: int) -> int:
+    """Send `signum` to the app; for a hang-up the terminal goes too (every later write fails). Its exit status."""
+    try:
+        os.kill(pid, signum)
+        if signum == signal.SIGHUP:
+            os.close(master)
+        return _exit_status(pid, 60)
+    finally:
+        if signum != signal.SIGHUP:
+            os.close(master)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
 def test_hangup_told_to_stop_or_terminate_while_training_saves_the_run(tmp_path: Path, nietzsche_path: Path,
                                                                       signum: int) -> None:
     config_file = tmp_path / "tiny.toml"
     save_toml(tiny_config(nietzsche_path, max_steps=1_000_000, eval_every=1_000_000, sample_every=0), config_file)
     pid, master, screen = _spawn_app(tmp_path, config_file, env_extra={"TUIRNN_ON_HANG_UP": "stop"})
-    try:
-        _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
-        os.write(master, b"s")
-        metrics = lambda: list((tmp_path / "models").glob("*/metrics.jsonl"))  # noqa: E731
-        _wait(lambda: metrics() and metrics()[0].stat().st_size > 200, 60, "training to log metrics")
-        os.kill(pid, signum)
-        if signum == signal.SIGHUP:
-            os.close(master)  # the terminal is gone: every later write by the app fails
-        status = _exit_status(pid, 60)
-    finally:
-        if signum != signal.SIGHUP:
-            os.close(master)
+    _wait(lambda: b"Start" in b"".join(screen), 60, "the first frame")
+    os.write(master, b"s")
+    metrics = lambda: list((tmp_path / "models").glob("*/metrics.jsonl"))  # noqa: E731
+    _wait(lambda: metrics() and metrics()[0].stat().st_size > 200, 60, "training to log metrics")
+    status = _signal_and_wait(pid, master, signum)
     assert os.WIFEXITED(status), f"the app died from signal {os.WTERMSIG(status) if os.WIFSIGNALED(status) else '?'}"
     (summary,) = list_runs(tmp_path / "models")
     run = RunDir.open(summary.path)
