@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tuirnn.events import CheckpointSaved, Event, Paused, Resumed, Started, StepMetrics
+from tuirnn.formatting import format_duration
 from tuirnn.locks import is_held
 from tuirnn.paths import open_no_follow
 from tuirnn.runs import TRAINING_LOCK_FILE
@@ -42,8 +43,6 @@ class LiveInfo:
 
     def describe(self, now: float | None = None) -> str:
         """One line for people: `pid 4242 on gpu-box, step 1,200/9,000, 41,000 chars/s, ETA 12m, beat 1s ago`."""
-        from tuirnn.formatting import format_duration
-
         age = max(0.0, (time.time() if now is None else now) - self.heartbeat)
         eta = f", ETA {format_duration(self.eta_s)}" if self.eta_s is not None and self.status == "training" else ""
         speed = f", {self.chars_per_s:,.0f} chars/s" if self.chars_per_s else ""

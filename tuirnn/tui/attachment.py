@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from textual.notifications import SeverityLevel
 
 from tuirnn.errors import TuirnnError
-from tuirnn.events import Event, Failed, Finished
 from tuirnn.live import read_live
 from tuirnn.remote_control import send_command
 from tuirnn.run_follow import RunFollower
@@ -77,7 +76,7 @@ class Attachment:
             if feed.status == "training" and follower.live.status == "stopping":
                 feed.status = "stopping"
         elif ends:
-            feed.message = f"{name}: {feed.status} at step {_last_step(ends[-1])} (t on Runs resumes it)"
+            feed.message = f"{name}: {feed.status} at step {ends[-1].step:,} (t on Runs resumes it)"
         if ends and not first:
             self.app.notify_training(ends[-1])  # said aloud only when it happens while attached
         elif events or follower.live is not None:
@@ -135,7 +134,3 @@ class Attachment:
                 app.attach_run(path)
 
         app.push_screen(ConfirmScreen(question, "Attach"), answered)
-
-
-def _last_step(event: Event) -> str:
-    return f"{event.step:,}" if isinstance(event, (Finished, Failed)) else "?"

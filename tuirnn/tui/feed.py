@@ -94,18 +94,16 @@ class TrainingFeed:
             self.overfitting = event
         self.notify(event)
 
-    def replay(self, events: list[Event]) -> list[Event]:
+    def replay(self, events: list[Event]) -> list[Finished | Failed]:
         """Take a run's past events (read from its files) with one redraw for the lot, not one per event;
-        the endings (Finished, Failed) among them, which the caller may announce."""
-        ends: list[Event] = []
-        notify = self.notify
-        self.notify = lambda event: ends.append(event) if isinstance(event, (Finished, Failed)) else None
+        the endings among them, which the caller may announce."""
+        notify, self.notify = self.notify, lambda event: None
         try:
             for event in events:
                 self(event)
         finally:
             self.notify = notify
-        return ends
+        return [event for event in events if isinstance(event, (Finished, Failed))]
 
     @property
     def active(self) -> bool:
