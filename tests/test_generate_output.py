@@ -88,12 +88,12 @@ def test_the_app_saves_a_continued_generation_with_every_segment(run: RunDir, tm
             await pilot.press("3")
             screen = app.screen
             assert isinstance(screen, GenerateScreen)
-            await pilot.press("slash", "T", "h", "e", "space", "enter")
+            await pilot.press("i", "T", "h", "e", "space", "enter")
             await wait(pilot, lambda: len(screen.generated) == screen.settings.length)
             first = screen.text()
             await pilot.press("c")
             await wait(pilot, lambda: screen.prompt_used == first and len(screen.generated) == screen.settings.length)
-            await pilot.press("s")
+            await pilot.press("ctrl+s")
             await pilot.pause()
 
     async def wait(pilot: object, condition: object) -> None:

@@ -170,7 +170,7 @@ def runs_app(tmp_path: Path) -> TuirnnApp:
 
 async def generated(pilot: Any, prompt: str = "The ") -> GenerateScreen:
     """On Generate, type a prompt and wait for the whole draw."""
-    await pilot.press("3", "slash", *("space" if char == " " else char for char in prompt), "enter")
+    await pilot.press("3", "i", *("space" if char == " " else char for char in prompt), "enter")
     screen = pilot.app.screen
     assert isinstance(screen, GenerateScreen)
     await wait_for(pilot, lambda: len(screen.generated) == screen.settings.length)
@@ -201,7 +201,8 @@ SCENES: dict[str, Scene] = {
     "generate": lambda tmp: (runs_app(tmp), generated),
     "runs": lambda tmp: (runs_app(tmp), lambda pilot: _press(pilot, "4")),
     "sweep-heatmap": lambda tmp: (sweep_app(tmp), lambda pilot: _press(pilot, "5", "ctrl+o", "enter")),
-    "sweep-curves": lambda tmp: (sweep_app(tmp), lambda pilot: _press(pilot, "5", "ctrl+o", "enter", "c")),
+    "sweep-curves": lambda tmp: (sweep_app(tmp),
+                                 lambda pilot: _press(pilot, "5", "ctrl+o", "enter", "right_square_bracket")),
 }
 
 

@@ -66,13 +66,13 @@ def test_train_watch_pause_stop_and_generate(tmp_path: Path, nietzsche_path: Pat
             await pilot.press("3")
             generate = app.screen
             assert isinstance(generate, GenerateScreen)
-            await pilot.press("slash", *"The ", "enter")  # the prompt is a key away, never in the way
+            await pilot.press("i", *"The ", "enter")  # the prompt is a key away, never in the way
             await wait_for(pilot, lambda: len(generate.generated) == generate.settings.length)
             first, seed = generate.text(), generate.settings.seed
             assert f"seed {seed}" in str(generate.query_one("#gen-settings").render())
             best_step = load_checkpoint(run.best_path).step  # which weights drew it, and from when
             assert f"from best at step {best_step:,}" in str(generate.query_one("#gen-settings").render())
-            await pilot.press("r")
+            await pilot.press("g")
             await wait_for(pilot, lambda: len(generate.generated) == generate.settings.length)
             assert generate.text() == first
             await pilot.press("n")
@@ -80,17 +80,17 @@ def test_train_watch_pause_stop_and_generate(tmp_path: Path, nietzsche_path: Pat
                            and len(generate.generated) == generate.settings.length)
             assert generate.text() != first
             new_seed = generate.settings.seed
-            await pilot.press("equals_sign")
+            await pilot.press("full_stop")
             await wait_for(pilot, lambda: generate.settings.seed == new_seed + 1)
             temperature = generate.settings.temperature
             await pilot.press("T")
             assert generate.settings.temperature == pytest.approx(temperature + 0.1)
             assert f"temp {temperature + 0.1:.1f}" in str(generate.query_one("#gen-settings").render())
-            await pilot.press("g")
+            await pilot.press("b")
             await wait_for(pilot, lambda: generate.settings.greedy
                            and len(generate.generated) == generate.settings.length)
             greedy = generate.text()
-            await pilot.press("g", "g")
+            await pilot.press("b", "b")
             await wait_for(pilot, lambda: generate.settings.greedy
                            and len(generate.generated) == generate.settings.length)
             assert generate.text() == greedy
@@ -296,7 +296,7 @@ def test_navigation_keys_never_type_into_a_field(tmp_path: Path) -> None:
             assert app.current_mode == "generate"
             await pilot.press("4")
             assert app.current_mode == "runs"
-            await pilot.press("3", "slash", "4")
+            await pilot.press("3", "i", "4")
             assert app.current_mode == "generate"  # typing in the prompt, after asking for it, types
             assert app.screen.query_one("#gen-prompt-input", Input).value == "4"
             await pilot.press("escape", "5")

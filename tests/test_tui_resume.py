@@ -80,7 +80,7 @@ def test_save_now_says_when_the_checkpoint_is_written(tmp_path: Path, words: Pat
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await pilot.press("s")
             await wait_for(pilot, lambda: app.feed.status == "training" and app.feed.steps)
-            await pilot.press("c")
+            await pilot.press("ctrl+s")
 
             def toasts() -> str:
                 return " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tui_helpers import make_app
+from tui_helpers import make_app, wait_for
 
 from tuirnn.config import RunConfig, set_field
 from tuirnn.corpus import Vocabulary
@@ -116,13 +116,12 @@ def test_empty_models_dir_explains_what_to_do(tmp_path: Path, stable_env: None) 
     async def scenario() -> None:
         app = make_app(tmp_path, models=tmp_path / "models")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("4", "d", "g")
+            await pilot.press("4", "delete", "g")
             assert app.current_mode == "runs"
             assert "No runs in" in str(app.screen.query_one("#runs-empty").render())
             assert not app.screen.query_one(RunTable).display
             make_run(tmp_path / "models", "late-run")
-            await pilot.press("r")
-            assert app.screen.query_one(RunTable).row_count == 1
+            await wait_for(pilot, lambda: app.screen.query_one(RunTable).row_count == 1)  # the list follows the disk
             assert app.screen.query_one(RunTable).display
 
     asyncio.run(scenario())
@@ -132,11 +131,11 @@ def test_delete_asks_first_and_removes_only_on_yes(tmp_path: Path, models: Path)
     async def scenario() -> None:
         app = make_app(tmp_path, models=models)
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("4", "down", "d")
+            await pilot.press("4", "down", "delete")
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("n")
             assert (models / "nietzsche-gru2x128").is_dir()
-            await pilot.press("d")
+            await pilot.press("backspace")
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
             await pilot.pause()
@@ -241,17 +240,17 @@ def test_resume_refuses_a_run_trained_elsewhere_and_takes_an_interrupted_one(tmp
         resumed: list[Path] = []
         app.resume_run = resumed.append  # type: ignore[method-assign,assignment]
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
-            await pilot.press("4", "t")
+            await pilot.press("4", "r")
             assert resumed == [models / "shakespeare-lstm2x256"]
             table = app.screen.query_one(RunTable)
             assert str(table.get_cell(str(models / "default-lstm2x256"), "status")) == "running"
             assert str(table.get_cell(str(models / "killed-run"), "status")) == "interrupted"
-            await pilot.press("down", "down", "t")
+            await pilot.press("down", "down", "r")
             await pilot.pause()
             assert len(resumed) == 1
             shown = " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))
             assert "default-lstm2x256 is being trained by another process" in shown
-            await pilot.press("down", "t")
+            await pilot.press("down", "r")
             assert resumed[-1] == models / "killed-run"
 
     asyncio.run(scenario())
@@ -283,7 +282,7 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
                 str(models / "shakespeare-lstm2x256"), sweep_row, str(models / "nietzsche-gru2x128"),
                 str(models / "default-lstm2x256")]
             assert [str(cell) for cell in table.get_row_at(1)][1:6] == ["▸ grid", "sweep", "400", "2.114", "2 trials"]
-            await pilot.press("down", "t")
+            await pilot.press("down", "r")
             await pilot.pause()
             assert resumed == []  # a sweep's row is not a run
             await pilot.press("enter")
@@ -294,11 +293,11 @@ def test_sweep_trials_are_listed_by_name_and_stay_with_their_sweep(tmp_path: Pat
             assert app.screen.query_one(LossChart).border_title == "grid/t000"
             await pilot.press("m", "down")
             assert app.screen.query_one(LossChart).border_subtitle == "vs ◆ grid/t000"
-            await pilot.press("d")
+            await pilot.press("delete")
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen)
             assert (trials / "t001").is_dir()
-            await pilot.press("t")
+            await pilot.press("r")
             await pilot.pause()
             assert resumed == []
             shown = " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))

@@ -115,7 +115,7 @@ def test_key_5_opens_the_sweep_screen_with_a_checked_default_setup(tmp_path: Pat
             await set_up(app, pilot, ["lr=1..0"])
             await pilot.pause(0.1)
             assert "axes line 1: axis lr: a range needs" in str(screen.query_one("#setup-checks").render())
-            await pilot.press("ctrl+r")
+            await pilot.press("ctrl+t")
             assert not (tmp_path / "models" / "sweeps").exists()
 
     asyncio.run(scenario())
@@ -134,7 +134,7 @@ def test_the_setup_saves_as_a_sweep_file_and_f_keys_leave_the_axes_box(tmp_path:
             await set_up(app, pilot, ["lr=.01,.003"])
             await wait_for(pilot, lambda: screen.setup.plan is not None and screen.setup.checked is not None)
             planned = screen.setup.plan.definition
-            await pilot.press("ctrl+b")
+            await pilot.press("ctrl+s")
             await pilot.pause()
             await pilot.press("enter")  # the offered NAME.toml
             await wait_for(pilot, lambda: (tmp_path / f"{planned.name}.toml").exists())
@@ -156,13 +156,13 @@ def test_tiny_grid_runs_to_the_end_and_shows_its_results(tmp_path: Path, text_fi
             screen = app.screen
             assert isinstance(screen, SweepScreen)
             await set_up(app, pilot, ["hidden_size=8,16", "lr=.01,.003"], max_steps="10", workers="2")
-            await pilot.press("ctrl+r")
+            await pilot.press("ctrl+t")
             assert screen.running and screen.query_one(TabbedContent).active == "panel-trials"
             await wait_for(pilot, lambda: not screen.running)
             assert statuses(screen) == ["done"] * 4
             assert all(record.step == 10 for record in screen.sweep.trials)
 
-            await pilot.press("h")
+            await pilot.press("right_square_bracket")
             heatmap = screen.query_one(Heatmap)
             data = heatmap.data
             assert data is not None and data.best is not None
@@ -172,19 +172,21 @@ def test_tiny_grid_runs_to_the_end_and_shows_its_results(tmp_path: Path, text_fi
             best = screen.sweep.find(data.names[data.best].split(":")[0])
             assert f"{BEST}{format_value(best.val_loss)}" in shown
 
-            await pilot.press("m")
+            await pilot.press("v")
             switched = heatmap.data
             assert switched.title.startswith("final training loss")
             assert set(switched.values.values()) == {r.last_loss for r in screen.sweep.trials}
             assert switched.values != data.values
-            await pilot.press("a")
+            await pilot.press("w")
             assert (heatmap.data.row_axis, heatmap.data.col_axis) == ("lr", "hidden_size")
 
-            await pilot.press("s")
+            await pilot.press("right_square_bracket", "right_square_bracket")
             await pilot.pause(0.2)
             assert "step 10" in screen.query_one("#best-sample-text").render().plain
 
-            await pilot.press("t", "enter")
+            await pilot.press(*["right_square_bracket"] * 2)  # on through the setup panel, whose form
+            assert screen.query_one(TabbedContent).active == "panel-trials"  # the panel keys never enter
+            await pilot.press("enter")
             generate = app.screen
             assert isinstance(generate, GenerateScreen)
             await pilot.pause()
@@ -206,19 +208,19 @@ def test_stop_requeues_the_running_trial_resume_continues_it_and_quitting_stops_
             screen = app.screen
             assert isinstance(screen, SweepScreen)
             await set_up(app, pilot, ["lr=.01,.003"], workers="1")
-            await pilot.press("ctrl+r")
+            await pilot.press("ctrl+t")
             await wait_for(pilot, lambda: screen.sweep.trials and screen.sweep.trials[0].step > 0)
             await wait_for(pilot, lambda: statuses(screen) == ["running"])
             started = value_label(screen.sweep.trials[0].params["lr"])
             assert waiting(screen) == [v for v in ("0.01", "0.003") if v != started]  # listed before it starts
-            await pilot.press("ctrl+s")
+            await pilot.press("x")
             await wait_for(pilot, lambda: not screen.running)
             assert statuses(screen) == ["queued"]  # the rest never started
             stopped_at = screen.sweep.trials[0].step
-            assert stopped_at > 0 and screen.check_action("resume", ()) and "ctrl+g resumes" in str(
+            assert stopped_at > 0 and screen.check_action("resume", ()) and "r resumes" in str(
                 screen.query_one("#sweep-status").render())
 
-            await pilot.press("ctrl+g")
+            await pilot.press("r")
             assert screen.running
             await wait_for(pilot, lambda: screen.sweep.trials[0].attempts == 2
                            and screen.sweep.trials[0].step > stopped_at)
@@ -246,13 +248,13 @@ def test_the_screen_follows_and_stops_a_sweep_the_app_started_before_it_was_show
             await pilot.press("5")
             screen = app.screen
             assert isinstance(screen, SweepScreen) and screen.sweep is sweep and screen.running
-            assert screen.check_action("stop", ()) and not screen.check_action("run", ())
+            assert screen.check_action("stop", ()) and not screen.check_action("start", ())
             await wait_for(pilot, lambda: statuses(screen) == ["running"] and sweep.trials[0].step > 0)
             assert "running" in str(screen.query_one("#sweep-status").render())
-            await pilot.press("ctrl+s")
+            await pilot.press("x")
             await wait_for(pilot, lambda: not screen.running)
             assert statuses(screen) == ["queued"]
-            assert "ctrl+g resumes" in str(screen.query_one("#sweep-status").render())
+            assert "r resumes" in str(screen.query_one("#sweep-status").render())
 
     asyncio.run(scenario())
     assert multiprocessing.active_children() == []
@@ -316,12 +318,13 @@ def test_snapshot_setup_checked(snap_compare: Callable[..., bool], tmp_path: Pat
     assert snap_compare(app, run_before=run_before, terminal_size=size)
 
 
-@pytest.mark.parametrize("panel", ["t", "c", "s"], ids=["trials", "curves", "samples"])
+@pytest.mark.parametrize("panel", [["left_square_bracket"], ["right_square_bracket"], ["right_square_bracket"] * 2],
+                         ids=["trials", "curves", "samples"])  # an opened sweep shows its heatmap
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_snapshot_results_of_a_saved_sweep(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int],
-                                           panel: str) -> None:
+                                           panel: list[str]) -> None:
     write_trial_logs(write_fixed_sweep(tmp_path / "models"))
-    assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter", panel], terminal_size=size)
+    assert snap_compare(make_app(tmp_path), press=["5", "ctrl+o", "enter", *panel], terminal_size=size)
 
 
 def test_a_saved_sweep_opens_from_the_list_and_one_run_by_another_process_is_not_resumed(tmp_path: Path) -> None:
@@ -342,7 +345,7 @@ def test_a_saved_sweep_opens_from_the_list_and_one_run_by_another_process_is_not
             assert len(screen.query_one(Heatmap).data.values) == 58
             assert screen.query_one("#axes", TextArea).text == (
                 "hidden_size = 256..1024 step 128\ndropout = 0.1..0.9 step 0.1")
-            await pilot.press("ctrl+g")
+            await pilot.press("r")
             await pilot.pause()
             assert app.screen is screen and not screen.running
             shown = " ".join(" ".join(str(toast.render()).split()) for toast in app.screen.query("Toast"))

@@ -113,7 +113,7 @@ class SweepRunner:
             self.changed.publish(SweepUpdate(tuple(events)))
         for event in events:
             if isinstance(event, SweepEnded):
-                outcome = "stopped: ctrl+g resumes it" if event.stopped else "finished"
+                outcome = "stopped: r resumes it" if event.stopped else "finished"
                 counts = ", ".join(f"{n} {status}" for status, n in event.counts.items())
                 self._app.notify(counts, title=f"Sweep {outcome}")
 

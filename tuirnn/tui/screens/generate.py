@@ -44,7 +44,7 @@ LENGTH = Binding.Group("Len", compact=True)
 SEED = Binding.Group("Seed", compact=True)
 POST_INTERVAL_S = 0.03
 TOP_K_STEPS = (0, 1, 2, 3, 5, 10, 20, 40)
-HINT = "Press / to type a prompt, then Enter; r, n, c, t/T, k/K, [/], -/=, g change the draw."
+HINT = "Press i to type a prompt, then Enter; g, n, c, t/T, k/K, -/=, ,/., b change the draw."
 
 
 @dataclass(frozen=True)
@@ -70,20 +70,20 @@ class GenerationUpdate(Message):
 class GenerateScreen(Screen[None]):
     CSS_PATH = "generate.tcss"
     BINDINGS = [
-        Binding("r", "regenerate", "Same seed", id="gen-regenerate"),
+        Binding("g", "generate", "Generate again", id="gen-regenerate"),
         Binding("n", "new_seed", "New seed", id="gen-new-seed"),
         Binding("c", "continue_text", "Continue", id="gen-continue"),
         Binding("t", "temperature(-0.1)", "Temperature down", group=TEMPERATURE, id="gen-temp-down"),
         Binding("T", "temperature(0.1)", "Temperature up", group=TEMPERATURE, id="gen-temp-up"),
         Binding("k", "top_k(-1)", "Top-k down", group=TOP_K, id="gen-topk-down"),
         Binding("K", "top_k(1)", "Top-k up", group=TOP_K, id="gen-topk-up"),
-        Binding("left_square_bracket", "length(-50)", "Shorter", group=LENGTH, id="gen-len-down"),
-        Binding("right_square_bracket", "length(50)", "Longer", group=LENGTH, id="gen-len-up"),
-        Binding("minus", "seed(-1)", "Previous seed", group=SEED, id="gen-seed-down"),
-        Binding("equals_sign", "seed(1)", "Next seed", group=SEED, id="gen-seed-up"),
-        Binding("g", "greedy", "Greedy", id="gen-greedy"),
-        Binding("s", "save", "Save", id="gen-save"),
-        Binding("slash,i", "edit_prompt", "Prompt", id="gen-prompt"),
+        Binding("minus", "length(-50)", "Shorter", group=LENGTH, id="gen-len-down"),
+        Binding("equals_sign", "length(50)", "Longer", group=LENGTH, id="gen-len-up"),
+        Binding("comma", "seed(-1)", "Previous seed", group=SEED, id="gen-seed-down"),
+        Binding("full_stop", "seed(1)", "Next seed", group=SEED, id="gen-seed-up"),
+        Binding("b", "greedy", "Greedy", id="gen-greedy"),
+        Binding("ctrl+s", "save", "Save", id="gen-save"),
+        Binding("i", "type_text", "Prompt", id="gen-prompt"),
         Binding("escape", "leave_prompt", "Done typing", show=False),
     ]
 
@@ -282,7 +282,7 @@ class GenerateScreen(Screen[None]):
         if self.request is not None:
             self._start(Request(self.request.prompt, self.settings), redraw=True)
 
-    def action_regenerate(self) -> None:
+    def action_generate(self) -> None:
         if self.request is not None:
             self._start(Request(self.request.prompt, self.settings), redraw=True)
         else:
@@ -293,7 +293,7 @@ class GenerateScreen(Screen[None]):
 
     def action_continue_text(self) -> None:
         if not self.generated:
-            self.action_regenerate()
+            self.action_generate()
             return
         self.settings = replace(self.settings, seed=new_seed())
         self._show_settings()
@@ -315,7 +315,7 @@ class GenerateScreen(Screen[None]):
     def action_greedy(self) -> None:
         self._update(greedy=not self.settings.greedy)
 
-    def action_edit_prompt(self) -> None:
+    def action_type_text(self) -> None:
         self.query_one("#gen-prompt-input", Input).focus()
 
     def action_leave_prompt(self) -> None:

@@ -77,7 +77,7 @@ class ModelScreen(AppScreen):
     BINDINGS = [
         Binding("ctrl+t", "start", "Apply & train", id="model-start"),
         Binding("ctrl+s", "save", "Save", id="model-save"),
-        Binding("ctrl+o", "load", "Open", id="model-load"),
+        Binding("ctrl+o", "open", "Open", id="model-load"),
         Binding("ctrl+g", "download", "Get corpus", id="model-download"),
     ]
 
@@ -370,7 +370,7 @@ class ModelScreen(AppScreen):
         self.toml_path = str(path)
         self.notify(f"Saved {path}", markup=False)
 
-    def action_load(self) -> None:
+    def action_open(self) -> None:
         self.app.push_screen(PathPrompt("Load a TOML configuration from:", self.toml_path), self._load_from)
 
     def _load_from(self, path: Path | None) -> None:

@@ -138,12 +138,11 @@ class RunsScreen(AppScreen):
         Binding("escape", "back_to_list", "Runs list", id="runs-back"),
         Binding("m,space", "mark", "Compare", id="runs-mark"),
         Binding("g", "generate", "Generate", id="runs-generate"),
-        Binding("t", "resume", "Resume", id="runs-resume"),
+        Binding("r", "resume", "Resume", id="runs-resume"),
         Binding("a", "attach", "Attach", id="runs-attach"),
-        Binding("d,delete", "delete", "Delete", id="runs-delete"),
+        Binding("delete,backspace", "delete", "Delete", id="runs-delete"),
         Binding("l", "log_scale", "Log scale", id="runs-log"),
         Binding("z", "recent_steps", "Recent steps", id="runs-recent"),
-        Binding("r", "refresh", "Refresh", id="runs-refresh"),
         Binding("o", "order", "Order", id="runs-order"),
         Binding("slash", "filter", "Filter", id="runs-filter"),
     ]
@@ -380,9 +379,6 @@ class RunsScreen(AppScreen):
         return summary.name if summary is not None else Path(key).name
 
     # ----- actions ---------------------------------------------------------------------------------
-    def action_refresh(self) -> None:
-        self._load()
-
     def action_back_to_list(self) -> None:
         """Back to the list; from the filter, Escape also clears it."""
         filter_input = self.query_one("#runs-filter", Input)
@@ -395,7 +391,7 @@ class RunsScreen(AppScreen):
         self.query_one(LossChart).toggle_log_scale()
 
     def action_recent_steps(self) -> None:
-        self.query_one(LossChart).action_toggle_recent()
+        self.query_one(LossChart).action_recent_steps()
 
     def action_mark(self) -> None:
         """Marks the highlighted run to overlay on the chart; marking it again clears the mark."""
@@ -422,7 +418,7 @@ class RunsScreen(AppScreen):
         summary = self._runs[key]
         if summary.sweep_name is not None:
             self.notify(f"{summary.name} is a trial of sweep {summary.sweep_name}: resume the sweep "
-                        "(Sweep screen: Ctrl+O opens it, Ctrl+G resumes it).",
+                        "(Sweep screen: Ctrl+O opens it, r resumes it).",
                         severity="warning")
             return
         if summary.status in LIVE_STATUSES and not self.tuirnn.feed.active:
@@ -438,7 +434,7 @@ class RunsScreen(AppScreen):
             return
         summary = self._runs[key]
         if summary.status not in LIVE_STATUSES:
-            self.notify(f"{summary.name} is not training ({summary.status}): t resumes it here.", severity="warning")
+            self.notify(f"{summary.name} is not training ({summary.status}): r resumes it here.", severity="warning")
             return
         self.tuirnn.attach_run(summary.path)
 

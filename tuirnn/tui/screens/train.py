@@ -29,7 +29,7 @@ class TrainScreen(AppScreen):
         Binding("s", "start", "Start", id="train-start"),
         Binding("p", "pause", "Pause/resume", id="train-pause"),
         Binding("x", "stop", "Stop & save", id="train-stop"),
-        Binding("c", "checkpoint", "Save now", id="train-save"),
+        Binding("ctrl+s", "save", "Save now", id="train-save"),
         Binding("d", "detach", "Detach", id="train-detach"),
         Binding("r", "resume", "Resume run", id="train-resume"),
         Binding("l", "log_scale", "Log scale", id="train-log"),
@@ -103,7 +103,7 @@ class TrainScreen(AppScreen):
     def action_stop(self) -> None:
         self.tuirnn.stop_training()
 
-    def action_checkpoint(self) -> None:
+    def action_save(self) -> None:
         self.tuirnn.save_now()
 
     def action_resume(self) -> None:
@@ -112,7 +112,7 @@ class TrainScreen(AppScreen):
         if feed.active:
             self.notify("It is training: x stops it, then r resumes it.", severity="warning")
         elif feed.run_dir is None:
-            self.notify("No run to resume here yet: s starts one, t on Runs (4) resumes any.", severity="warning")
+            self.notify("No run to resume here yet: s starts one, r on Runs (4) resumes any.", severity="warning")
         else:
             self.tuirnn.resume_run(feed.run_dir)
 
@@ -123,4 +123,4 @@ class TrainScreen(AppScreen):
         self.query_one(LossChart).toggle_log_scale()
 
     def action_recent_steps(self) -> None:
-        self.query_one(LossChart).action_toggle_recent()
+        self.query_one(LossChart).action_recent_steps()

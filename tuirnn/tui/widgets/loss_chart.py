@@ -43,7 +43,7 @@ class LossChart(Chart):
     """Call `show(curves)`; redrawing is left to Textual's refresh, so callers may throttle it."""
 
     can_focus = True
-    BINDINGS = [Binding("z", "toggle_recent", "Recent/all steps", id="chart-recent", show=False)]  # screens show z
+    BINDINGS = [Binding("z", "recent_steps", "Recent/all steps", id="chart-recent", show=False)]  # screens show z
 
     def __init__(self, title: str = "loss", **kwargs: object):
         super().__init__(**kwargs)
@@ -64,7 +64,7 @@ class LossChart(Chart):
         self.log_scale = not self.log_scale
         self._changed()
 
-    def action_toggle_recent(self) -> None:
+    def action_recent_steps(self) -> None:
         self.recent = not self.recent
         self._changed()
 

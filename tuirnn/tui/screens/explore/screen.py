@@ -1,7 +1,7 @@
 """Explore: what a run's units compute over a text, on single keys.
 
 Pick a run; the text is an excerpt of its corpus (from where validation starts), the text last generated on the
-Generate screen, or text typed after `/`. Five views over one recording: activations (one unit's value behind
+Generate screen, or text typed after `i`. Five views over one recording: activations (one unit's value behind
 each character), surprise (the model's surprisal, the top-5 it expected under the cursor, loss and baselines),
 units (the units that track a probe, as sparklines under the text), gates (saturation scatters) and
 temperatures (one prompt and seed at four temperatures). Recording, ranking and drawing samples run on worker
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from tuirnn.tui.app import TuirnnApp
 
 SOURCES = ("corpus", "generated", "typed")
+VIEWS = ("activations", "surprise", "units", "gates", "temperatures")
 LENGTHS = (250, 500, 1000, 2000, 5000)
 PROMPT_CHARS = 40
 
@@ -104,7 +105,7 @@ class ExploreScreen(AppScreen):
         yield Header()
         with Horizontal(id="exp-bar"):
             yield Select([], prompt="choose a run", id="exp-run", allow_blank=True)
-            yield Input(placeholder="/ types a text, Enter explores it", id="exp-typed")
+            yield Input(placeholder="i types a text, Enter explores it", id="exp-typed")
         yield Label("", id="exp-status")
         with Horizontal(id="exp-main"):
             with Vertical(id="exp-left"):
@@ -117,7 +118,7 @@ class ExploreScreen(AppScreen):
     def on_mount(self) -> None:
         self.sub_title = "Explore"
         self.query_one("#exp-units-panel").display = False
-        self.query_one("#exp-typed", Input).can_focus = False  # only / gives it the keys (see action_type_text)
+        self.query_one("#exp-typed", Input).can_focus = False  # only i gives it the keys (see action_type_text)
         self._refresh_runs()
         self.query_one("#exp-text-box").focus()
         self._explore()
@@ -264,6 +265,8 @@ class ExploreScreen(AppScreen):
         side = self.query_one("#exp-side", Static)
         panel = self.query_one("#exp-units-panel", Static)
         panel.display = self.view == "units" and self.result is not None
+        box = self.query_one("#exp-text-box", TextView)
+        box.border_title = f"{self.view} ({VIEWS.index(self.view) + 1}/{len(VIEWS)}; [ ] other views)"
         if self.run_path is None:
             status.update("")
             text_widget.update(Text("No saved run to explore: train one first (1, then s).", style="dim"))
@@ -272,20 +275,19 @@ class ExploreScreen(AppScreen):
         if self.result is None:
             status.update("recording..." if self.request is not None else "")
             text_widget.update(Text("Recording the model over the text..." if self.request else
-                                    "Nothing recorded: choose a run, or o for another text.", style="dim"))
+                                    "Nothing recorded: choose a run, or e for another text.", style="dim"))
             side.update("")
             return
         result = self.result
         recording = result.recording
         _, quantity, layer, unit = self._colouring()
         status.update(status_line(result, quantity, layer, unit, self.probe if self.view == "units" else None))
-        box = self.query_one("#exp-text-box", TextView)
         width = box.scrollable_content_region.width or 60
         if self.view == "gates":
             text_widget.update(gate_scatters([g for g in result.gates if g.layer == self.layer_index], width))
         elif self.view == "temperatures":
             text_widget.update(temperature_columns(self.strip_prompt, self.samples, self._ascii) if self.samples
-                               else Text(self.strip_note or "t draws the strip", style="dim"))
+                               else Text(self.strip_note or "drawing the samples...", style="dim"))
         else:
             self._layout = rows(recording.text, width)
             values, scale = text_values(result, self.view == "surprise", quantity, layer, unit)
@@ -320,14 +322,14 @@ class ExploreScreen(AppScreen):
             parts.append(legend(DIVERGING, self._marks(DIVERGING), scale_labels(quantity)))
             parts.append(unit_fact(recording, quantity, layer, unit, self.cursor, self._ascii))
         elif self.view == "gates":
-            parts.append(Text(f"layer {self.layer_index + 1} of {recording.layers}; l/L another layer"))
+            parts.append(Text(f"layer {self.layer_index + 1} of {recording.layers}; y/Y another layer"))
         else:
-            parts.append(Text(f"prompt: the {PROMPT_CHARS} characters up to the cursor; seed {self.seed} (e: new)"))
+            parts.append(Text(f"prompt: the {PROMPT_CHARS} characters up to the cursor; seed {self.seed} (n: new)"))
         return Group(*parts)
 
     # ----- actions ---------------------------------------------------------------------------------
-    def action_view(self, view: str) -> None:
-        self.view = view
+    def action_view(self, step: int) -> None:
+        view = self.view = VIEWS[(VIEWS.index(self.view) + step) % len(VIEWS)]
         if view == "temperatures" and self.result is not None and (not self.samples or
                                                                    self._prompt() != self.strip_prompt):
             self._draw_strip()
@@ -347,7 +349,7 @@ class ExploreScreen(AppScreen):
             self.layer_index = (self.layer_index + step) % self.result.recording.layers
             self._show()
 
-    def action_quantity(self, step: int) -> None:
+    def action_value(self, step: int) -> None:
         if self.result is None:
             return
         names = QUANTITIES[self.result.recording.cell]
@@ -387,7 +389,7 @@ class ExploreScreen(AppScreen):
 
     def action_move_text(self, direction: int) -> None:
         if self.source != "corpus" or self.result is None or self.result.corpus_length is None:
-            self.notify("[ and ] move through the corpus: o switches the text to it.", severity="warning")
+            self.notify("PgUp and PgDn move through the corpus: e switches the text to it.", severity="warning")
             return
         last = max(0, self.result.corpus_length - self.length)
         self.text_offset = max(0, min(last, (self.text_offset or 0) + direction * self.length))

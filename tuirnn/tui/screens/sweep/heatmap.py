@@ -1,5 +1,5 @@
 """The Heatmap panel: the ranking measure over two axes of the sweep (any ordered pair, cycled by the
-screen's `a` key), the other axes folded in by taking the best; over one axis, a line above a one-row map."""
+screen's `w` key), the other axes folded in by taking the best; over one axis, a line above a one-row map."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tuirnn.sweeps.sweepdir import SweepDir
 from tuirnn.tui.widgets.chart import Chart, legend_entry, padded_range, round_axis
 from tuirnn.tui.widgets.heatmap import BEST, Heatmap
 
-NO_SWEEP = ("No sweep shown yet.\n\nSet one up on the Setup panel (e) and press ctrl+r,\n"
+NO_SWEEP = ("No sweep shown yet.\n\nSet one up on the Setup panel ([ ]) and press ctrl+t,\n"
             "or open a saved one with ctrl+o.")
 
 

@@ -42,28 +42,27 @@ if TYPE_CHECKING:
 TICK_S = 1.0
 """How often the shown logs, and a sweep run elsewhere, are read again."""
 PANEL = Binding.Group("Panel", compact=True)
-FOCUS = {"setup": "#source", "trials": "#trial-table", "heatmap": "#heatmap-box", "samples": "#best-sample"}
-"""The widget each panel focuses when shown, so its keys work at once; other panels focus the tabs."""
+PANELS = ("setup", "trials", "heatmap", "curves", "samples")
+FOCUS = {"trials": "#trial-table", "heatmap": "#heatmap-box", "samples": "#best-sample"}
+"""The widget each panel focuses when shown, so its keys work at once; the others focus the tabs (the setup's
+form too: `[` and `]` pass through it without typing, Tab enters it)."""
 
 
 class SweepScreen(AppScreen):
     CSS_PATH = "sweep.tcss"
     BINDINGS = [
-        Binding("m", "metric", "Metric", id="sweep-metric"),
-        Binding("a", "axes", "Axes", id="sweep-axes"),
+        Binding("left_square_bracket", "view(-1)", "Previous panel", group=PANEL, id="sweep-panel-previous"),
+        Binding("right_square_bracket", "view(1)", "Next panel", group=PANEL, id="sweep-panel-next"),
+        Binding("ctrl+t", "start", "Run", id="sweep-run"),
+        Binding("r", "resume", "Resume", id="sweep-resume"),
+        Binding("x", "stop", "Stop & save", id="sweep-stop"),
+        Binding("v", "value", "Metric", id="sweep-metric"),
+        Binding("w", "axes", "Swap axes", id="sweep-axes"),
         Binding("l", "log_scale", "Log scale", id="sweep-log"),
-        Binding("ctrl+r", "run", "Run", id="sweep-run"),
-        Binding("ctrl+g", "resume", "Resume", id="sweep-resume"),
-        Binding("ctrl+s", "stop", "Stop & save", id="sweep-stop"),
-        Binding("ctrl+t", "calibrate", "Time it", id="sweep-calibrate"),
+        Binding("ctrl+b", "calibrate", "Time it", id="sweep-calibrate"),
         Binding("ctrl+o", "open", "Open", id="sweep-open"),
-        Binding("ctrl+b", "save_setup", "Save setup", id="sweep-save-setup"),
+        Binding("ctrl+s", "save", "Save setup", id="sweep-save-setup"),
         Binding("escape", "leave_form", "Done editing", id="sweep-leave-form"),
-        Binding("e", "panel('setup')", "Setup", group=PANEL, id="sweep-panel-setup"),
-        Binding("t", "panel('trials')", "Trials", group=PANEL, id="sweep-panel-trials"),
-        Binding("h", "panel('heatmap')", "Heatmap", group=PANEL, id="sweep-panel-heatmap"),
-        Binding("c", "panel('curves')", "Curves", group=PANEL, id="sweep-panel-curves"),
-        Binding("s", "panel('samples')", "Samples", group=PANEL, id="sweep-panel-samples"),
     ]
 
     def __init__(self) -> None:
@@ -71,7 +70,7 @@ class SweepScreen(AppScreen):
         self.sweep: SweepDir | None = None
         """The sweep the results panels show: run here, or opened from disk."""
         self.metric = "val_loss"
-        """The measure trials are ranked by (the best starred, the heatmap's values), cycled by `m`."""
+        """The measure trials are ranked by (the best starred, the heatmap's values), cycled by `v`."""
         self._disk_version: int | None = None
 
     @property
@@ -109,7 +108,10 @@ class SweepScreen(AppScreen):
             self._show_sweep(runner.sweep)
         else:
             self._show_results()
-        self.setup.focus_form()
+        if runner.running:
+            self.action_panel("trials")  # where its keys (x stops it) work, not in a form that takes them as text
+        else:
+            self.setup.focus_form()
 
     def on_screen_resume(self) -> None:
         leave_text_fields(self, "Tabs")
@@ -122,7 +124,7 @@ class SweepScreen(AppScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Footer entries follow the state: Run or Stop, Resume for a stopped sweep, panel keys per panel."""
         panel = self._panel()
-        if action == "run":
+        if action == "start":
             return not self.running
         if action == "stop":
             return self.running
@@ -132,7 +134,7 @@ class SweepScreen(AppScreen):
             return not self.running
         if action == "leave_form":
             return self.setup.editing
-        if action == "metric":
+        if action == "value":
             return panel in ("trials", "heatmap", "curves", "samples")
         if action == "axes":
             return panel == "heatmap" and HeatmapPanel.can_turn(self.sweep)
@@ -144,7 +146,7 @@ class SweepScreen(AppScreen):
         return self.query_one(TabbedContent).active.removeprefix("panel-")
 
     # ----- starting, resuming, stopping ------------------------------------------------------------
-    def action_run(self) -> None:
+    def action_start(self) -> None:
         plan = self.setup.startable()
         if plan is None or not self._engine_available(plan.engine):
             return
@@ -265,6 +267,9 @@ class SweepScreen(AppScreen):
             self.query_one(SamplesPanel).poll(sweep, self.metric, redraw)
 
     # ----- keys ------------------------------------------------------------------------------------
+    def action_view(self, step: int) -> None:
+        self.action_panel(PANELS[(PANELS.index(self._panel()) + step) % len(PANELS)])
+
     def action_panel(self, panel: str) -> None:
         self.query_one(TabbedContent).active = f"panel-{panel}"
         self._panel_shown(panel)
@@ -284,7 +289,7 @@ class SweepScreen(AppScreen):
     def action_leave_form(self) -> None:
         self.query_one(Tabs).focus()
 
-    def action_metric(self) -> None:
+    def action_value(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self.notify(f"Ranking by {METRIC_LABELS[self.metric]}", timeout=2)
         self._show_results()
@@ -301,7 +306,7 @@ class SweepScreen(AppScreen):
         if self.setup.calibrate() and self._panel() != "setup":
             self.action_panel("setup")
 
-    def action_save_setup(self) -> None:
+    def action_save(self) -> None:
         """Write the setup as a sweep TOML file, for `tuirnn sweep FILE` or to open here again."""
         plan = self.setup.plan
         if plan is None:

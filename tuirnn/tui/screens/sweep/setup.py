@@ -374,7 +374,7 @@ class SetupPanel(TabPane):
             if self._calibrating:
                 text.append("time ", "dim").append("measuring a few steps…\n")
             elif cost.seconds is None:
-                text.append("time ", "dim").append("ctrl+t times a few steps\n")
+                text.append("time ", "dim").append("ctrl+b times a few steps\n")
             else:
                 measured = (f" ({cost.seconds_per_step * 1000:.1f} ms/step for the dearest, measured)"
                             if cost.seconds_per_step is not None and cost.total_steps else "")

@@ -20,7 +20,7 @@ class SweepStatus(Static):
         """`running`: the app runs `sweep` with `workers` trials at once; `stopping`: it was asked to stop
         and its trials are saving."""
         if sweep is None:
-            self.update(Text("No sweep shown: ctrl+r runs the setup, ctrl+o opens a saved sweep.", "dim"))
+            self.update(Text("No sweep shown: ctrl+t runs the setup, ctrl+o opens a saved sweep.", "dim"))
             return
         text = Text(sweep.path.name, "bold").append(f"  {sweep_counts(sweep)}  ")
         if running:
@@ -33,7 +33,7 @@ class SweepStatus(Static):
         elif any(record.status == "running" for record in sweep.trials):
             text.append("running elsewhere, or killed: followed live", "cyan")
         elif resumable(sweep):
-            text.append("stopped: ctrl+g resumes", "yellow")
+            text.append("stopped: r resumes", "yellow")
         else:
             text.append("finished", "green")
         self.update(text)

@@ -36,10 +36,13 @@ def _number(value: float | None, digits: int = 3) -> Text:
 class TrialTable(DataTable[Any]):
     """The trials; Enter (or g) opens the highlighted one on the Generate screen."""
 
-    BINDINGS = [Binding("enter,g", "select_cursor", "Generate", id="sweep-generate")]
+    BINDINGS = [Binding("enter,g", "generate", "Generate", id="sweep-generate")]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.row_count > 0 if action == "select_cursor" else True
+        return self.row_count > 0 if action in ("generate", "select_cursor") else True
+
+    def action_generate(self) -> None:
+        self.action_select_cursor()
 
 
 class TrialsPanel(TabPane):

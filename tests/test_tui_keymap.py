@@ -1,0 +1,71 @@
+"""One meaning per key: across every screen and widget of the app, a key runs one action (a modal's own
+y/n and the keys that leave or choose aside), and no Ctrl key of a screen is one a text field takes for
+itself, where it would be lost while the field has the focus."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections import defaultdict
+
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.screen import ModalScreen
+from textual.widgets import Input
+
+import tuirnn.tui
+
+CONTEXT_KEYS = {"escape", "enter"}
+"""Leaving a field or a detail, and choosing the highlighted row: what they act on is the place itself."""
+
+
+def _app_classes() -> list[type[DOMNode]]:
+    for module in pkgutil.walk_packages(tuirnn.tui.__path__, "tuirnn.tui."):
+        importlib.import_module(module.name)
+    found: dict[str, type[DOMNode]] = {}
+    for name, module in list(__import__("sys").modules.items()):
+        if not name.startswith("tuirnn.tui"):
+            continue
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, DOMNode) and cls.__module__.startswith("tuirnn.tui"):
+                found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return list(found.values())
+
+
+def _bindings() -> list[tuple[str, Binding]]:
+    """(class name, binding) for every binding of the app's screens and widgets, modals aside."""
+    return [(cls.__name__, binding) for cls in _app_classes() if not issubclass(cls, ModalScreen)
+            for binding in Binding.make_bindings(cls.__dict__.get("BINDINGS", []))]
+
+
+def _meanings() -> dict[str, dict[str, list[str]]]:
+    """key -> action name (without arguments or namespace) -> the classes that bind it."""
+    meanings: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for owner, binding in _bindings():
+        action = binding.action.split("(")[0].removeprefix("app.").removeprefix("screen.")
+        meanings[binding.key][action].append(owner)
+    return meanings
+
+
+def test_every_key_means_one_thing_across_the_app() -> None:
+    meanings = _meanings()
+    assert {"s", "x", "r", "g", "ctrl+s"} <= meanings.keys()  # the scan found the screens' bindings
+    clashes = {key: dict(actions) for key, actions in meanings.items()
+               if key not in CONTEXT_KEYS and len(actions) > 1}
+    assert clashes == {}
+
+
+def test_shared_verbs_keep_their_key_on_every_screen_that_has_them() -> None:
+    meanings = _meanings()
+    assert set(meanings["r"]["resume"]) >= {"TrainScreen", "RunsScreen", "SweepScreen"}
+    assert set(meanings["x"]["stop"]) >= {"TrainScreen", "SweepScreen"}
+    assert set(meanings["ctrl+s"]["save"]) >= {"TrainScreen", "ModelScreen", "GenerateScreen", "SweepScreen"}
+    assert set(meanings["g"]["generate"]) >= {"GenerateScreen", "RunsScreen", "TrialTable"}
+    assert set(meanings["ctrl+t"]["start"]) >= {"ModelScreen", "SweepScreen"}
+
+
+def test_no_screen_ctrl_key_is_taken_by_a_text_field() -> None:
+    field_keys = {key for binding in Binding.make_bindings(Input.BINDINGS) for key in binding.key.split(",")}
+    ours = {binding.key for _, binding in _bindings() if binding.key.startswith("ctrl+") and not binding.priority}
+    assert ours and not ours & field_keys
