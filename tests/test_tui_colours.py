@@ -19,11 +19,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from inspect_helpers import planted_run
 from rich.color import Color
 from rich.console import Console
 from rich.segment import Segment, Segments
 from rich.style import Style
 from rich.terminal_theme import TerminalTheme
+from test_tui_explore import open_explore
 from test_tui_runs import make_run
 from test_tui_sweep import write_fixed_sweep, write_trial_logs
 from textual.app import App
@@ -163,6 +165,11 @@ def sweep_app(tmp_path: Path) -> TuirnnApp:
     return make_app(tmp_path)
 
 
+def explore_app(tmp_path: Path) -> TuirnnApp:
+    planted_run(tmp_path)
+    return make_app(tmp_path)
+
+
 def runs_app(tmp_path: Path) -> TuirnnApp:
     make_run(tmp_path / "models", "shakespeare-lstm2x256", steps=600)
     return make_app(tmp_path)
@@ -194,6 +201,11 @@ async def _press(pilot: Any, *keys: str) -> None:
     await pilot.pause()
 
 
+async def _explore_view(pilot: Any, step: int) -> None:
+    await open_explore(pilot)
+    await _press(pilot, *["right_square_bracket"] * step, "right", "right")
+
+
 SCENES: dict[str, Scene] = {
     "train": lambda tmp: (make_app(tmp), train_with_data),
     "train-empty": lambda tmp: (make_app(tmp), lambda pilot: _press(pilot)),
@@ -201,6 +213,8 @@ SCENES: dict[str, Scene] = {
     "generate": lambda tmp: (runs_app(tmp), generated),
     "runs": lambda tmp: (runs_app(tmp), lambda pilot: _press(pilot, "4")),
     "sweep-heatmap": lambda tmp: (sweep_app(tmp), lambda pilot: _press(pilot, "5", "ctrl+o", "enter")),
+    "explore": lambda tmp: (explore_app(tmp), open_explore),
+    "explore-surprise": lambda tmp: (explore_app(tmp), lambda pilot: _explore_view(pilot, 1)),
     "sweep-curves": lambda tmp: (sweep_app(tmp),
                                  lambda pilot: _press(pilot, "5", "ctrl+o", "enter", "right_square_bracket")),
 }
@@ -551,6 +565,7 @@ SNAPSHOT_SCENES: dict[str, tuple[Callable[[Path], None], Callable[[Any], Awaitab
     "generate": (_write_run, generated),
     "runs": (_write_runs, lambda pilot: _press(pilot, "4", "down")),
     "model": (lambda models: None, _model_form),
+    "explore": (lambda models: planted_run(models.parent), lambda pilot: _explore_view(pilot, 0)),
 }
 
 
