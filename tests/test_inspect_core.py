@@ -14,8 +14,8 @@ from helpers import make_text
 from inspect_helpers import CLOSE, OPEN, PLANTED_UNIT, planted_model, quoted_text, random_model, vocab_of
 
 from tuirnn.corpus import corpus_from_text
-from tuirnn.inspection import probes
-from tuirnn.inspection.activations import record
+from tuirnn.inspection import activations, probes
+from tuirnn.inspection.activations import BLOCK, record
 from tuirnn.inspection.baseline import MAX_ORDER, ngram_baseline, ngram_baselines
 from tuirnn.inspection.errors import InspectError
 from tuirnn.inspection.gates import gate_saturation, saturation_scatter
@@ -25,6 +25,7 @@ from tuirnn.inspection.surprise import surprise, top_predictions
 from tuirnn.inspection.temperature import STRIP_TEMPERATURES, temperature_strip
 from tuirnn.inspection.texts import fit_to_vocab
 from tuirnn.inspection.units import correlations, rank_units
+from tuirnn.models import WEIGHT_NAMES
 from tuirnn.sampling import Generator
 
 TEXT = make_text(80, seed=3)
@@ -64,6 +65,43 @@ def test_recorded_states_equal_the_models_own_forward(cell: str, layers: int) ->
     np.testing.assert_allclose(recording.log_probs, torch.log_softmax(logits[0], -1).numpy(), atol=1e-5)
     if c is not None:
         np.testing.assert_allclose(recording.values["c"], c, atol=1e-5)
+
+
+@torch.no_grad()
+def _gates(model, h: np.ndarray, ids: list[int]) -> dict[str, np.ndarray]:
+    """Every recorded gate from the definition, in float64: the layer's input x_t and h_{t-1} from `h`."""
+    gates: dict[str, list[np.ndarray]] = {}
+    x = model.embedding.weight.double()[ids].numpy()
+    for layer in range(model.config.layers):
+        w_ih, w_hh, b_ih, b_hh = (getattr(model.rnn, f"{name}_l{layer}").double().numpy() for name in WEIGHT_NAMES)
+        before = np.concatenate([np.zeros((1, h.shape[2])), h[layer, :-1]])
+        pre = x @ w_ih.T + b_ih + before @ w_hh.T + b_hh
+        names = ("input", "forget", None, "output") if model.config.cell == "lstm" else ("reset", "update", None)
+        for name, part in zip(names, np.split(pre, len(names), axis=1), strict=True):
+            if name is not None:
+                gates.setdefault(name, []).append(1 / (1 + np.exp(-part)))
+        x = h[layer].astype(np.float64)
+    return {name: np.stack(values) for name, values in gates.items()}
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_recording_across_blocks_equals_the_models_own_step(cell: str, onednn: bool,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text over two blocks long: the gates, c and h carry on across the blocks' edges, with the gates'
+    products by oneDNN and by torch's own linear (where torch has no oneDNN)."""
+    monkeypatch.setattr(activations, "_ONEDNN_LINEAR", onednn and activations._ONEDNN_LINEAR)
+    text = make_text(2 * BLOCK + 37, seed=6)
+    vocab = vocab_of(text)
+    model = random_model(vocab, cell, 2, hidden=8, embedding=5, seed=6)
+    recording = record(model, vocab, text)
+    h, c, log_probs = _stepped(model, vocab.encode(text))
+    np.testing.assert_allclose(recording.values["h"], h, atol=1e-5)
+    np.testing.assert_allclose(recording.log_probs, log_probs, atol=1e-5)
+    if c is not None:
+        np.testing.assert_allclose(recording.values["c"], c, atol=1e-5)
+    for name, expected in _gates(model, h, vocab.encode(text)).items():
+        np.testing.assert_allclose(recording.values[name], expected, atol=1e-5)
 
 
 def test_lstm_gates_give_back_the_hidden_state() -> None:

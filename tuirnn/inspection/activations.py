@@ -1,13 +1,15 @@
 """Recording what a model computes over a text: per character and layer, the hidden state h, an LSTM's cell
 state c and input/forget/output gates, a GRU's reset/update gates, and the next-character distribution.
 
-Each layer's input products for the whole text are one matrix product (a table lookup for the first layer);
-then the recurrence steps through the text writing every gate, c and h straight into the recorded arrays: one
-matrix-vector product and a few elementwise operations per character and layer (splitting the product into
-row blocks over the cores, as tuirnn.cpu_step does, was many times slower whenever another process used them).
-Measured on a 2-core CPU (bench/inspect_speed.py) this beats running torch's nn.LSTM over the text and
-recomputing the gates from its h: oneDNN's LSTM at batch 1 is several times slower than stepping, and the
-gates' products cost as much as the recurrence. Everything starts from the zero state, as generation does.
+Layer by layer, block by block of characters: torch's own recurrent kernel runs the layer over the block from
+the state the previous block ended in, as the model's forward runs it over the whole text (oneDNN's LSTM on
+the CPU), so the recorded h is the forward's. The block's gates then follow from the layer's input x_t and
+h_{t-1} in one matrix product (input and recurrent weights side by side, the biases folded in), and an LSTM's c
+from c_t = f_t c_{t-1} + i_t g_t, an elementwise scan of one small step per character. Blocks keep the
+intermediates in the cache and in memory malloc hands back warm: done over the whole text at once, the same
+work took about a sixth longer, much of it faulting in fresh pages. Stepping the recurrence in Python instead, a
+matrix-vector product per character and layer, took two to three times as long on a 2-core CPU
+(bench/inspect_speed.py). Everything starts from the zero state, as generation does.
 """
 
 from __future__ import annotations
@@ -21,73 +23,95 @@ from tuirnn.inspection.errors import InspectError
 from tuirnn.inspection.recording import MAX_CHARS, QUANTITIES, Recording
 from tuirnn.models import WEIGHT_NAMES, CharRNN
 
+BLOCK = 1024
+"""Characters per block: of 512 to 4,096, the fastest for a 2x512 LSTM on 2 cores. From 2,048 on, torch's LSTM
+took its scratch memory from fresh pages on every call, and faulting them in added a quarter to its time."""
+_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """x @ weight.T + bias, by oneDNN where torch has it and it is on: MKL's sgemm ran at half its speed on the
+    AMD CPU measured."""
+    if _ONEDNN_LINEAR and torch.backends.mkldnn.enabled:
+        product: torch.Tensor = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+        return product
+    return F.linear(x, weight, bias)
+
 
 def _weights(model: CharRNN, layer: int) -> list[torch.Tensor]:
-    return [getattr(model.rnn, f"{name}_l{layer}").detach().float() for name in WEIGHT_NAMES]
+    return [getattr(model.rnn, f"{name}_l{layer}").detach().to("cpu", torch.float32) for name in WEIGHT_NAMES]
 
 
-def _input_products(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, weight: torch.Tensor,
-                    bias: torch.Tensor) -> torch.Tensor:
-    """(characters, rows): every position's input product with `bias`; the first layer's is a table of one row
-    per character."""
-    if below is None:
-        return F.linear(model.embedding.weight.detach().float(), weight, bias)[ids]
-    return F.linear(below, weight, bias)
+def _blocks(length: int) -> list[slice]:
+    return [slice(start, min(start + BLOCK, length)) for start in range(0, length, BLOCK)]
 
 
-def _lstm_layer(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, w: list[torch.Tensor],
-                out: dict[str, np.ndarray], layer: int) -> torch.Tensor:
-    w_ih, w_hh, b_ih, b_hh = w
-    size = w_hh.shape[1]
-    i, f, g, o = (torch.arange(k * size, (k + 1) * size) for k in range(4))
-    order = torch.cat([i, f, o, g])  # torch's gate order (i, f, g, o) made (i, f, o, g): one sigmoid, one tanh
-    gates = _input_products(model, ids, below, w_ih[order], (b_ih + b_hh)[order])
-    recurrent = w_hh[order].contiguous()
-    sigmoids, candidates = gates[:, : 3 * size], gates[:, 3 * size :]
-    in_gate, forget, out_gate = gates[:, :size], gates[:, size : 2 * size], gates[:, 2 * size : 3 * size]
-    h, c = torch.empty(len(ids), size), torch.empty(len(ids), size)
-    h_before, c_before = torch.zeros(size), torch.zeros(size)
-    for t in range(len(ids)):
-        gates[t].addmv_(recurrent, h_before)
-        sigmoids[t].sigmoid_()
-        candidates[t].tanh_()
-        torch.mul(forget[t], c_before, out=c[t]).addcmul_(in_gate[t], candidates[t])
-        torch.tanh(c[t], out=h[t]).mul_(out_gate[t])
-        h_before, c_before = h[t], c[t]
-    for name, values in (("c", c), ("input", in_gate), ("forget", forget), ("output", out_gate)):
-        out[name][layer] = values.numpy()
-    return h
+def _zero_state(h: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(1, 1, h.shape[1])
 
 
-def _gru_layer(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, w: list[torch.Tensor],
-               out: dict[str, np.ndarray], layer: int) -> torch.Tensor:
-    w_ih, w_hh, b_ih, b_hh = w
-    size = w_hh.shape[1]
-    from_input = _input_products(model, ids, below, w_ih, b_ih)  # torch's order: reset, update, candidate
-    switches = torch.empty(len(ids), 2 * size)
-    reset, update = switches[:, :size], switches[:, size:]
-    h = torch.empty(len(ids), size)
-    from_hidden, candidate = torch.empty(3 * size), torch.empty(size)
-    h_before = torch.zeros(size)
-    for t in range(len(ids)):
-        torch.addmv(b_hh, w_hh, h_before, out=from_hidden)
-        torch.add(from_input[t, : 2 * size], from_hidden[: 2 * size], out=switches[t]).sigmoid_()
-        torch.addcmul(from_input[t, 2 * size :], reset[t], from_hidden[2 * size :], out=candidate).tanh_()
-        torch.sub(h_before, candidate, out=h[t]).mul_(update[t]).add_(candidate)
-        h_before = h[t]
-    out["reset"][layer], out["update"][layer] = reset.numpy(), update.numpy()
-    return h
+class _Gates:
+    """A block's gate pre-activations, the first `rows` rows of torch's stacked gate weights: x_t beside h_{t-1}
+    (zero before the text) times the input and recurrent weights side by side."""
+
+    def __init__(self, w: list[torch.Tensor], rows: int):
+        w_ih, w_hh, b_ih, b_hh = w
+        self.inputs = w_ih.shape[1]
+        self.weight = torch.cat([w_ih[:rows], w_hh[:rows]], dim=1)
+        self.bias = b_ih[:rows] + b_hh[:rows]
+
+    def __call__(self, x: torch.Tensor, h: torch.Tensor, block: slice) -> torch.Tensor:
+        start, first = block.start, max(block.start, 1)
+        both = torch.empty(block.stop - start, self.weight.shape[1])
+        both[:, : self.inputs] = x[block]
+        both[: first - start, self.inputs :] = 0.0
+        both[first - start :, self.inputs :] = h[first - 1 : block.stop - 1]
+        return _linear(both, self.weight, self.bias)
 
 
-def _rnn_layer(model: CharRNN, ids: torch.Tensor, below: torch.Tensor | None, w: list[torch.Tensor],
-               out: dict[str, np.ndarray], layer: int) -> torch.Tensor:
-    w_ih, w_hh, b_ih, b_hh = w
-    h = _input_products(model, ids, below, w_ih, b_ih + b_hh)
-    h_before = torch.zeros(w_hh.shape[1])
-    for t in range(len(ids)):
-        h[t].addmv_(w_hh, h_before).tanh_()
-        h_before = h[t]
-    return h
+def _cell_scan(forget: np.ndarray, c: np.ndarray, block: slice) -> None:
+    """c_t = f_t c_{t-1} + c_t over the block in place, where c_t holds i_t g_t on entry. numpy's calls on a row
+    cost less than torch's, and a blocked scan (cumulative products of f) moved more memory than it saved in
+    steps."""
+    product = np.empty_like(c[0])
+    for t in range(max(block.start, 1), block.stop):
+        np.multiply(forget[t], c[t - 1], out=product)
+        c[t] += product
+
+
+def _lstm_layer(x: torch.Tensor, w: list[torch.Tensor], out: dict[str, torch.Tensor], layer: int) -> None:
+    h, c = out["h"][layer], out["c"][layer]
+    size, gates = h.shape[1], _Gates(w, 4 * h.shape[1])
+    state = (_zero_state(h), _zero_state(h))
+    for block in _blocks(len(x)):
+        y, h_end, c_end = torch.lstm(x[None, block], state, w, True, 1, 0.0, False, False, True)
+        state = (h_end, c_end)
+        h[block] = y[0]
+        in_gate, forget, candidate, out_gate = gates(x, h, block).split(size, dim=1)  # torch's order: i, f, g, o
+        for name, gate in (("input", in_gate), ("forget", forget), ("output", out_gate)):
+            torch.sigmoid(gate, out=out[name][layer, block])
+        torch.mul(out["input"][layer, block], candidate.tanh_(), out=c[block])
+        _cell_scan(out["forget"][layer].numpy(), c.numpy(), block)
+
+
+def _gru_layer(x: torch.Tensor, w: list[torch.Tensor], out: dict[str, torch.Tensor], layer: int) -> None:
+    h = out["h"][layer]
+    size, gates = h.shape[1], _Gates(w, 2 * h.shape[1])  # torch's order: r, z, n; n is not recorded
+    state = _zero_state(h)
+    for block in _blocks(len(x)):
+        y, state = torch.gru(x[None, block], state, w, True, 1, 0.0, False, False, True)
+        h[block] = y[0]
+        reset, update = gates(x, h, block).split(size, dim=1)
+        torch.sigmoid(reset, out=out["reset"][layer, block])
+        torch.sigmoid(update, out=out["update"][layer, block])
+
+
+def _rnn_layer(x: torch.Tensor, w: list[torch.Tensor], out: dict[str, torch.Tensor], layer: int) -> None:
+    h = out["h"][layer]
+    state = _zero_state(h)
+    for block in _blocks(len(x)):
+        y, state = torch.rnn_tanh(x[None, block], state, w, True, 1, 0.0, False, False, True)
+        h[block] = y[0]
 
 
 _LAYERS = {"lstm": _lstm_layer, "gru": _gru_layer, "rnn": _rnn_layer}
@@ -103,11 +127,11 @@ def record(model: CharRNN, vocab: Vocabulary, text: str) -> Recording:
         raise InspectError(f"the text is {len(text):,} characters; explore at most {MAX_CHARS:,} at once")
     ids = torch.tensor(vocab.encode(text), dtype=torch.long)
     cell, layers, hidden = model.config.cell, model.config.layers, model.config.hidden_size
-    values = {name: np.empty((layers, len(text), hidden), dtype=np.float32) for name in QUANTITIES[cell]}
-    below: torch.Tensor | None = None
+    values = {name: torch.empty(layers, len(text), hidden) for name in QUANTITIES[cell]}
+    x = model.embedding.weight.detach().to("cpu", torch.float32)[ids]
     for layer in range(layers):
-        below = _LAYERS[cell](model, ids, below, _weights(model, layer), values, layer)
-        values["h"][layer] = below.numpy()
-    assert below is not None
-    logits = F.linear(below, model.head.weight.detach().float(), model.head.bias.detach().float())
-    return Recording(text, cell, vocab, values, torch.log_softmax(logits, dim=-1).numpy())
+        _LAYERS[cell](x, _weights(model, layer), values, layer)
+        x = values["h"][layer]
+    head = [model.head.weight.detach().to("cpu", torch.float32), model.head.bias.detach().to("cpu", torch.float32)]
+    log_probs = torch.log_softmax(F.linear(x, *head), dim=-1)
+    return Recording(text, cell, vocab, {name: array.numpy() for name, array in values.items()}, log_probs.numpy())
