@@ -33,8 +33,11 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.
     """x @ weight.T + bias, by oneDNN where torch has it and it is on: MKL's sgemm ran at half its speed on the
     AMD CPU measured."""
     if _ONEDNN_LINEAR and torch.backends.mkldnn.enabled:
-        product: torch.Tensor = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-        return product
+        try:
+            product: torch.Tensor = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+            return product
+        except (RuntimeError, TypeError):  # a private op a later torch may change: the public one is exact too
+            pass
     return F.linear(x, weight, bias)
 
 
