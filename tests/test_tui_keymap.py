@@ -4,15 +4,19 @@ itself, where it would be lost while the field has the focus."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import pkgutil
 from collections import defaultdict
+from pathlib import Path
 
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
+from tui_helpers import make_app
 
 import tuirnn.tui
 
@@ -69,3 +73,18 @@ def test_no_screen_ctrl_key_is_taken_by_a_text_field() -> None:
     field_keys = {key for binding in Binding.make_bindings(Input.BINDINGS) for key in binding.key.split(",")}
     ours = {binding.key for _, binding in _bindings() if binding.key.startswith("ctrl+") and not binding.priority}
     assert ours and not ours & field_keys
+
+
+def test_every_screen_footer_starts_with_help_and_quit_at_80_columns(tmp_path: Path) -> None:
+    """Where the footer has room for a few keys only, a newcomer still sees how to find the rest and leave."""
+    app = make_app(tmp_path)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key in ("f2", "f3", "f4", "f5", "f6", "f7"):
+                await pilot.press(key)
+                await pilot.pause()
+                shown = [footer_key.description for footer_key in app.screen.query(FooterKey)]
+                assert "Help" in shown[:3] and "Quit" in shown[:3], (app.current_mode, shown)
+
+    asyncio.run(scenario())

@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
@@ -31,6 +30,7 @@ from tuirnn.paths import safe_child
 from tuirnn.runs import RunError, generation_default, list_runs, run_label
 from tuirnn.sampling_settings import GeneratedChar, SamplingSettings, new_seed
 from tuirnn.tui.focus import leave_text_fields
+from tuirnn.tui.screens.base import AppScreen
 from tuirnn.tui.widgets.generated import ShadedText, ShadeLegend, TopChoices
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class GenerationUpdate(Message):
         self.device = device
 
 
-class GenerateScreen(Screen[None]):
+class GenerateScreen(AppScreen):
     CSS_PATH = "generate.tcss"
     BINDINGS = [
         Binding("g", "generate", "Generate again", id="gen-regenerate"),
