@@ -72,7 +72,8 @@ class Attachment:
         ends = feed.replay(events)
         name = follower.path.name
         if follower.live is not None:
-            feed.message = f"attached to {name}: {follower.live.describe()}; p x c steer it, d leaves it training"
+            feed.message = (f"attached to {name}: {follower.live.describe()}; "
+                            "p, x and ctrl+s steer it, d leaves it training")
             if feed.status == "training" and follower.live.status == "stopping":
                 feed.status = "stopping"
         elif ends:

@@ -96,7 +96,7 @@ def ranked(key: tuple[object, ...], recording: Recording, probe: str, span: tupl
     try:
         values = probe_values(probe, recording.text, span)
         if values.min() == values.max():
-            raise ValueError(f"probe {probe!r} never changes in this text: p for another probe, [ ] or o for "
+            raise ValueError(f"probe {probe!r} never changes in this text: f for another probe, PgUp/PgDn or e for "
                              "another text")
         return RankDone(key, rank_units(recording, values, (quantity,), TOP_UNITS, is_binary(probe)))
     except Exception as exc:  # noqa: BLE001
