@@ -70,7 +70,7 @@ class GenerationUpdate(Message):
 class GenerateScreen(AppScreen):
     CSS_PATH = "generate.tcss"
     BINDINGS = [
-        Binding("g", "generate", "Generate again", id="gen-regenerate"),
+        Binding("g", "generate", "Generate again", id="gen-generate"),
         Binding("n", "new_seed", "New seed", id="gen-new-seed"),
         Binding("c", "continue_text", "Continue", id="gen-continue"),
         Binding("t", "temperature(-0.1)", "Temperature down", group=TEMPERATURE, id="gen-temp-down"),

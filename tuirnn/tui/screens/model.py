@@ -77,7 +77,7 @@ class ModelScreen(AppScreen):
     BINDINGS = [
         Binding("ctrl+t", "start", "Apply & train", id="model-start"),
         Binding("ctrl+s", "save", "Save", id="model-save"),
-        Binding("ctrl+o", "open", "Open", id="model-load"),
+        Binding("ctrl+o", "open", "Open", id="model-open"),
         Binding("ctrl+g", "download", "Get corpus", id="model-download"),
     ]
 

@@ -61,7 +61,7 @@ class SweepScreen(AppScreen):
         Binding("l", "log_scale", "Log scale", id="sweep-log"),
         Binding("ctrl+b", "calibrate", "Time it", id="sweep-calibrate"),
         Binding("ctrl+o", "open", "Open", id="sweep-open"),
-        Binding("ctrl+s", "save", "Save setup", id="sweep-save-setup"),
+        Binding("ctrl+s", "save", "Save setup", id="sweep-save"),
         Binding("escape", "leave_form", "Done editing", id="sweep-leave-form"),
     ]
 
