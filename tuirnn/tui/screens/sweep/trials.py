@@ -39,7 +39,7 @@ class TrialTable(DataTable[Any]):
     BINDINGS = [Binding("enter,g", "generate", "Generate", id="sweep-generate")]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.row_count > 0 if action in ("generate", "select_cursor") else True
+        return self.row_count > 0 if action == "generate" else True
 
     def action_generate(self) -> None:
         self.action_select_cursor()
